@@ -1,0 +1,44 @@
+# battlestations: the two set-up commands are `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck pytest bench schemas clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## Run the whole flow built so far on the embedded defaults, printing a transcript.
+demo: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" bash demo/demo.sh
+
+## Install what the tests need, then ruff, mypy and pytest.
+test: $(STAMP) lint typecheck pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check bs tests bench
+	$(BIN)/ruff format --check bs tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	$(BIN)/pytest -n 2
+
+## Benchmarks: open-request against git diff | sha256sum, and start-up time.
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+## Regenerate the JSON Schemas under schemas/ from the models.
+schemas: $(STAMP)
+	$(BIN)/python -m bs.schemas
+
+clean:
+	rm -rf $(VENV) .demo .bench .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,89 @@
+"""Statistics of a git patch, counted while it streams past.
+
+Counting in the stream, instead of asking git for ``--numstat`` as well,
+keeps ``bs open-request`` to one pass of ``git diff`` over a large release.
+The counts equal git's own numstat totals: in a ``git diff`` patch, a line
+that starts with ``diff --git `` always opens a file's section (content lines
+start with a space, ``+``, ``-`` or ``\\``; binary patch lines with a letter),
+and a section's ``+``/``-`` lines after its first ``@@ `` are its insertions
+and deletions (the ``---``/``+++`` header lines come before it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+_FILE_HEADER = b"\ndiff --git "
+_HUNK_HEADER = b"\n@@ "
+
+
+@dataclass(frozen=True)
+class PatchStats:
+    files_changed: int
+    insertions: int
+    deletions: int
+
+
+class PatchStatsCounter:
+    """Feed it the patch in chunks of any size; read `stats()` at the end."""
+
+    def __init__(self) -> None:
+        self._carry = b""
+        self._in_hunks = False
+        self._files = 0
+        self._insertions = 0
+        self._deletions = 0
+
+    def feed(self, chunk: bytes | memoryview) -> None:
+        data = self._carry + bytes(chunk) if self._carry else bytes(chunk)
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            self._carry = data
+            return
+        # Only whole lines are counted; the rest waits for the next chunk.
+        self._carry = data[cut + 1 :]
+        self._count_lines(data, cut + 1)
+
+    def stats(self) -> PatchStats:
+        if self._carry:
+            carry, self._carry = self._carry + b"\n", b""
+            self._count_lines(carry, len(carry))
+        return PatchStats(self._files, self._insertions, self._deletions)
+
+    def _count_lines(self, data: bytes, end: int) -> None:
+        """Count the whole lines in data[:end], which starts at a line start."""
+        start = 0
+        # A section may open on the very first line of the block.
+        if data.startswith(b"diff --git "):
+            self._files += 1
+            self._in_hunks = False
+        while start < end:
+            header = data.find(_FILE_HEADER, start, end)
+            segment_end = end if header < 0 else header + 1
+            self._count_segment(data, start, segment_end)
+            if header < 0:
+                break
+            self._files += 1
+            self._in_hunks = False
+            start = header + 1
+
+    def _count_segment(self, data: bytes, start: int, end: int) -> None:
+        """Count +/- lines of one file section's part data[start:end]."""
+        if not self._in_hunks:
+            if data.startswith(b"@@ ", start):
+                hunk = start
+            else:
+                hunk = data.find(_HUNK_HEADER, start, end)
+                if hunk < 0:
+                    return
+                hunk += 1
+            self._in_hunks = True
+            start = hunk
+        # Lines in data[start:end]: the first starts at `start`, which is
+        # either a hunk header or a line start inside the hunks.
+        self._insertions += data.count(b"\n+", start, end - 1)
+        self._deletions += data.count(b"\n-", start, end - 1)
+        if data.startswith(b"+", start):
+            self._insertions += 1
+        elif data.startswith(b"-", start):
+            self._deletions += 1

@@ -1,0 +1,84 @@
+"""The release request: ``requests/<app>/<id>.yaml``, file format version 1."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
+
+from bs.core.ids import REQUEST_ID_PATTERN
+
+COMMIT_SHA = r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$"
+APP_NAME = r"^[a-z0-9](?:[a-z0-9_-]{0,62})$"
+LOGIN = r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:\[bot\])?$"
+
+CommitSha = Annotated[str, Field(pattern=COMMIT_SHA, description="a full commit id")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class VersionRef(_Strict):
+    tag: str | None = Field(description="the scheme tag naming the commit; null when none does")
+    commit: CommitSha
+
+
+class PatchInfo(_Strict):
+    file: str = Field(description="the patch file's path in the requests repository")
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] = Field(
+        description="SHA-256 of the uncompressed `git diff --binary --full-index FROM TO`"
+    )
+    files_changed: int = Field(ge=0)
+    insertions: int = Field(ge=0)
+    deletions: int = Field(ge=0)
+    commits: int = Field(ge=0)
+
+
+class ReleaseRequest(_Strict):
+    """One request to release an app's tag."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, title="release request"
+    )
+
+    version: Literal[1] = 1
+    id: Annotated[str, Field(pattern=REQUEST_ID_PATTERN)]
+    app: Annotated[str, Field(pattern=APP_NAME)]
+    environment: Annotated[str, Field(pattern=APP_NAME)] = "production"
+    requested_by: Annotated[str, Field(pattern=LOGIN)]
+    requested_at: datetime = Field(description="UTC, ISO 8601")
+    from_: VersionRef | None = Field(
+        alias="from", description="what was deployed when requested; null for a first deploy"
+    )
+    to: VersionRef
+    patch: PatchInfo
+    reason: str | None = None
+
+    @field_validator("requested_at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("requested_at must carry a time zone (UTC, ending in Z)")
+        return value.astimezone(UTC)
+
+    @field_serializer("requested_at")
+    def _iso(self, value: datetime) -> str:
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    @property
+    def request_path(self) -> str:
+        return request_file_path(self.app, self.id)
+
+    def to_document(self) -> dict[str, Any]:
+        """Plain data, keys in file order, ready to dump as YAML."""
+        return self.model_dump(mode="json", by_alias=True)
+
+
+def request_file_path(app: str, request_id: str) -> str:
+    return f"requests/{app}/{request_id}.yaml"
+
+
+def patch_file_path(app: str, request_id: str, *, compressed: bool) -> str:
+    return f"requests/{app}/{request_id}.patch" + (".gz" if compressed else "")

@@ -1,0 +1,18 @@
+"""The deployed version is what a ref of the app repository points at.
+
+GOV.UK's convention: after each deploy, a ``deployed-to-production`` branch is
+pushed to the app's repository. No such branch means nothing is deployed yet.
+"""
+
+from __future__ import annotations
+
+from bs.config import AppConfig
+from bs.ports import Forge
+
+
+class RefSource:
+    def __init__(self, forge: Forge) -> None:
+        self.forge = forge
+
+    def deployed_commit(self, app: str, config: AppConfig) -> str | None:
+        return self.forge.resolve_branch(config.repo, config.deployed.ref)

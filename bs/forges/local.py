@@ -1,0 +1,416 @@
+"""The local forge: the embedded default, a folder that behaves like GitHub.
+
+Repositories are bare git repositories named like GitHub's
+(``DIR/OWNER/NAME.git``); pull requests, reviews, statuses and comments are
+records beside them (``bs.forges.local_records``); ``DIR/teams.yaml`` maps
+``ORG/TEAM`` to logins and ``DIR/users.yaml`` logins to email addresses. The
+acting user is ``BS_USER``. A pull request's branch is a real branch of the
+bare repository and merging it is a real git merge into the base branch.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from bs import gitcmd
+from bs.core.pulls import (
+    REVIEW_STATES,
+    Comment,
+    CommitStatus,
+    PullRequest,
+    Push,
+    Review,
+    ReviewState,
+    StatusState,
+)
+from bs.core.tags import TagRef
+from bs.errors import BsError
+from bs.forges import local_records as records
+from bs.validation import validate_document
+from bs.yamlio import load_yaml_file
+
+_REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$")
+_LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:\[bot\])?$")
+STATUS_DESCRIPTION_LIMIT = 140
+
+Clock = Callable[[], datetime]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class LocalForge:
+    """A `Forge` kept in a folder; see the module docstring for the layout."""
+
+    def __init__(self, root: Path, *, user: str | None, clock: Clock = _now) -> None:
+        if not root.is_dir():
+            raise BsError(
+                f"local forge folder {root} does not exist: create it, or fix forge.path in bs.yaml."
+            )
+        self.root = root
+        self._user = user
+        self._clock = clock
+
+    # -- people --------------------------------------------------------------
+
+    @cached_property
+    def users(self) -> dict[str, str]:
+        from bs.forges.local_people import UsersFile
+
+        path = self.root / "users.yaml"
+        data = load_yaml_file(path, str(path))
+        return dict(validate_document(UsersFile, data, str(path)).root)
+
+    @cached_property
+    def teams(self) -> dict[str, list[str]]:
+        from bs.forges.local_people import TeamsFile
+
+        path = self.root / "teams.yaml"
+        if not path.exists():
+            return {}
+        data = load_yaml_file(path, str(path))
+        return {
+            team: list(members)
+            for team, members in validate_document(TeamsFile, data, str(path)).root.items()
+        }
+
+    def current_user(self) -> str:
+        if not self._user:
+            raise BsError(
+                "BS_USER is not set: set it to your login on the local forge "
+                f"(one of {', '.join(sorted(self.users))})."
+            )
+        if self._user not in self.users:
+            raise BsError(
+                f"BS_USER '{self._user}' is not a user of the local forge: add it to "
+                f"{self.root / 'users.yaml'} or use one of {', '.join(sorted(self.users))}."
+            )
+        return self._user
+
+    def team_members(self, team: str) -> list[str]:
+        return list(self.teams.get(team, []))
+
+    def user_email(self, login: str) -> str | None:
+        return self.users.get(login)
+
+    # -- repositories --------------------------------------------------------
+
+    def git_dir(self, repo: str) -> Path:
+        if not _REPO.fullmatch(repo) or ".." in repo:
+            raise BsError(f"'{repo}' is not a repository name: use OWNER/NAME.")
+        path = self.root / f"{repo}.git"
+        if not (path / "HEAD").is_file():
+            raise BsError(
+                f"repository {repo} does not exist on the local forge ({path}): "
+                "create it (git init --bare) or fix the name."
+            )
+        return path
+
+    def _forge_dir(self, repo: str) -> Path:
+        return self.root / f"{repo}.forge"
+
+    def list_tags(self, repo: str) -> list[TagRef]:
+        return [TagRef(name, sha) for name, sha in gitcmd.list_tags(self.git_dir(repo))]
+
+    def resolve_branch(self, repo: str, branch: str) -> str | None:
+        return gitcmd.resolve_commit(self.git_dir(repo), f"refs/heads/{branch}")
+
+    def default_branch(self, repo: str) -> str:
+        return gitcmd.run(self.git_dir(repo), "symbolic-ref", "--short", "HEAD")
+
+    def create_branch(
+        self, repo: str, branch: str, base: str, files: Sequence[tuple[str, Path]], message: str
+    ) -> str:
+        git_dir = self.git_dir(repo)
+        user = self.current_user()
+        base_sha = self.resolve_branch(repo, base)
+        if base_sha is None:
+            raise BsError(f"{repo} has no branch '{base}' to start from.")
+        when = self._clock()
+        env = self._identity_env(user, when)
+        with tempfile.TemporaryDirectory(prefix="bs-index-") as tmp:
+            env["GIT_INDEX_FILE"] = str(Path(tmp) / "index")
+            gitcmd.run(git_dir, "read-tree", base_sha, env=env)
+            for path, source in files:
+                blob = gitcmd.run(git_dir, "hash-object", "-w", "--no-filters", "--", str(source))
+                gitcmd.run(
+                    git_dir,
+                    "update-index",
+                    "--add",
+                    "--cacheinfo",
+                    f"100644,{blob},{path}",
+                    env=env,
+                )
+            tree = gitcmd.run(git_dir, "write-tree", env=env)
+        commit = gitcmd.run(git_dir, "commit-tree", tree, "-p", base_sha, "-m", message, env=env)
+        with records.locked(self.root):
+            # An empty old value: refuse to overwrite an existing branch.
+            gitcmd.run(
+                git_dir, "update-ref", f"refs/heads/{branch}", commit, "", what=f"creating {branch}"
+            )
+            records.append_record(
+                self._forge_dir(repo) / "pushes.jsonl",
+                {"branch": branch, "pusher": user, "before": None, "after": commit,
+                 "commits": [commit], "at": _iso(when)},
+            )  # fmt: skip
+        return commit
+
+    def delete_branch(self, repo: str, branch: str) -> None:
+        git_dir = self.git_dir(repo)
+        if self.resolve_branch(repo, branch) is not None:
+            gitcmd.run(git_dir, "update-ref", "-d", f"refs/heads/{branch}")
+
+    def _identity_env(self, login: str, when: datetime) -> dict[str, str]:
+        email = self.user_email(login) or f"{login}@users.noreply.local"
+        stamp = f"{int(when.timestamp())} +0000"
+        return {
+            "GIT_AUTHOR_NAME": login, "GIT_AUTHOR_EMAIL": email, "GIT_AUTHOR_DATE": stamp,
+            "GIT_COMMITTER_NAME": login, "GIT_COMMITTER_EMAIL": email, "GIT_COMMITTER_DATE": stamp,
+        }  # fmt: skip
+
+    # -- pull requests -------------------------------------------------------
+
+    def _pull_path(self, repo: str, number: int) -> Path:
+        return self._forge_dir(repo) / "pulls" / f"{number}.json"
+
+    def _events_path(self, repo: str, number: int) -> Path:
+        return self._forge_dir(repo) / "pulls" / f"{number}.jsonl"
+
+    def pull_url(self, repo: str, number: int) -> str:
+        return self._pull_path(repo, number).resolve().as_uri()
+
+    def open_pull_request(
+        self, repo: str, *, head: str, base: str, title: str, body: str
+    ) -> PullRequest:
+        user = self.current_user()
+        head_sha = self.resolve_branch(repo, head)
+        if head_sha is None:
+            raise BsError(f"{repo} has no branch '{head}' to open a pull request from.")
+        if self.resolve_branch(repo, base) is None:
+            raise BsError(f"{repo} has no base branch '{base}'.")
+        with records.locked(self.root):
+            for number in self._numbers(repo):
+                existing = self.get_pull_request(repo, number)
+                if existing.state == "open" and existing.head_ref == head:
+                    raise BsError(f"a pull request for {head} is already open: #{number}.")
+            number = records.next_number(self._forge_dir(repo), "pull")
+            records.write_json_new(
+                self._pull_path(repo, number),
+                {"number": number, "title": title, "body": body, "user": user,
+                 "head": {"ref": head, "sha": head_sha}, "base": {"ref": base},
+                 "created_at": _iso(self._clock())},
+            )  # fmt: skip
+        return self.get_pull_request(repo, number)
+
+    def _numbers(self, repo: str) -> list[int]:
+        pulls = self._forge_dir(repo) / "pulls"
+        if not pulls.is_dir():
+            return []
+        return sorted(int(p.stem) for p in pulls.glob("*.json") if p.stem.isdigit())
+
+    def list_pull_requests(self, repo: str, state: str = "open") -> list[PullRequest]:
+        pulls = [self.get_pull_request(repo, n) for n in self._numbers(repo)]
+        return [p for p in pulls if state == "all" or p.state == state]
+
+    def get_pull_request(self, repo: str, number: int) -> PullRequest:
+        self.git_dir(repo)
+        raw = records.read_json(self._pull_path(repo, number))
+        if raw is None:
+            raise BsError(f"{repo} has no pull request #{number}.")
+        state, merged, merged_by, merge_sha, head_sha = (
+            "open",
+            False,
+            None,
+            None,
+            raw["head"]["sha"],
+        )
+        for event in records.read_records(self._events_path(repo, number)):
+            kind = event["type"]
+            if kind in ("closed", "merged"):
+                state, head_sha = "closed", event.get("head_sha", head_sha)
+                if kind == "merged":
+                    merged, merged_by, merge_sha = True, event["user"], event["merge_commit_sha"]
+            elif kind == "reopened":
+                state = "open"
+        if state == "open":
+            # Like GitHub, the head follows the branch while the pull request is open.
+            head_sha = self.resolve_branch(repo, raw["head"]["ref"]) or head_sha
+        return PullRequest(
+            number=number, url=self.pull_url(repo, number), title=raw["title"], body=raw["body"],
+            author=raw["user"], base=raw["base"]["ref"], head_ref=raw["head"]["ref"],
+            head_sha=head_sha, state=state, merged=merged, merged_by=merged_by,  # type: ignore[arg-type]
+            merge_commit_sha=merge_sha, created_at=_parse_time(raw["created_at"]),
+        )  # fmt: skip
+
+    def _append_event(self, repo: str, number: int, event: dict[str, Any]) -> None:
+        records.append_record(self._events_path(repo, number), event)
+
+    def list_reviews(self, repo: str, number: int) -> list[Review]:
+        self.get_pull_request(repo, number)
+        reviews: dict[int, dict[str, Any]] = {}
+        for event in records.read_records(self._events_path(repo, number)):
+            if event["type"] == "review":
+                reviews[event["id"]] = dict(event)
+            elif event["type"] == "dismissed" and event["review_id"] in reviews:
+                reviews[event["review_id"]]["state"] = "DISMISSED"
+        return [
+            Review(id=r["id"], user=r["user"], state=r["state"], commit_id=r["commit_id"],
+                   body=r["body"], submitted_at=_parse_time(r["at"]))
+            for r in reviews.values()
+        ]  # fmt: skip
+
+    def submit_review(self, repo: str, number: int, state: ReviewState, body: str) -> Review:
+        user = self.current_user()
+        if state not in REVIEW_STATES or state == "DISMISSED":
+            raise BsError(f"a review is APPROVED, CHANGES_REQUESTED or COMMENTED, not {state}.")
+        pull = self.get_pull_request(repo, number)
+        if pull.state != "open":
+            raise BsError(f"pull request #{number} is closed: it can no longer be reviewed.")
+        if user == pull.author and state != "COMMENTED":
+            # GitHub's own rule: nobody approves or rejects their own pull request.
+            raise BsError(
+                f"{user} opened pull request #{number}: you cannot review your own request."
+            )
+        if state == "CHANGES_REQUESTED" and not body.strip():
+            raise BsError("requesting changes needs a comment saying why: pass -m TEXT.")
+        with records.locked(self.root):
+            review_id = records.next_number(self._forge_dir(repo), "review")
+            event = {"type": "review", "id": review_id, "user": user, "state": state,
+                     "commit_id": pull.head_sha, "body": body, "at": _iso(self._clock())}  # fmt: skip
+            self._append_event(repo, number, event)
+        return Review(review_id, user, state, pull.head_sha, body, _parse_time(str(event["at"])))
+
+    def dismiss_review(self, repo: str, number: int, review_id: int, message: str) -> Review:
+        user = self.current_user()
+        for review in self.list_reviews(repo, number):
+            if review.id == review_id:
+                if review.state not in ("APPROVED", "CHANGES_REQUESTED"):
+                    raise BsError(
+                        f"review {review_id} is {review.state}: only approvals and change requests can be dismissed."
+                    )
+                with records.locked(self.root):
+                    self._append_event(repo, number, {"type": "dismissed", "review_id": review_id,
+                                                      "user": user, "body": message, "at": _iso(self._clock())})  # fmt: skip
+                return Review(
+                    review.id,
+                    review.user,
+                    "DISMISSED",
+                    review.commit_id,
+                    review.body,
+                    review.submitted_at,
+                )
+        raise BsError(f"pull request #{number} has no review {review_id}.")
+
+    def list_pushes(self, repo: str, number: int) -> list[Push]:
+        pull = self.get_pull_request(repo, number)
+        pushes: list[Push] = []
+        for record in records.read_records(self._forge_dir(repo) / "pushes.jsonl"):
+            if record["branch"] != pull.head_ref:
+                continue
+            if record["before"] is None:
+                pushes = []  # The branch was (re)created: earlier pushes were to another branch.
+            pushes.append(
+                Push(
+                    record["pusher"],
+                    record["after"],
+                    tuple(record["commits"]),
+                    _parse_time(record["at"]),
+                )
+            )
+        return pushes
+
+    def add_comment(self, repo: str, number: int, body: str) -> Comment:
+        user = self.current_user()
+        self.get_pull_request(repo, number)
+        with records.locked(self.root):
+            comment_id = records.next_number(self._forge_dir(repo), "comment")
+            at = self._clock()
+            self._append_event(
+                repo,
+                number,
+                {"type": "comment", "id": comment_id, "user": user, "body": body, "at": _iso(at)},
+            )
+        return Comment(comment_id, user, body, at)
+
+    def list_comments(self, repo: str, number: int) -> list[Comment]:
+        self.get_pull_request(repo, number)
+        return [
+            Comment(e["id"], e["user"], e["body"], _parse_time(e["at"]))
+            for e in records.read_records(self._events_path(repo, number))
+            if e["type"] == "comment"
+        ]
+
+    def set_status(
+        self, repo: str, sha: str, context: str, state: StatusState, description: str
+    ) -> CommitStatus:
+        user = self.current_user()
+        if len(description) > STATUS_DESCRIPTION_LIMIT:
+            raise BsError(f"a status description is at most {STATUS_DESCRIPTION_LIMIT} characters.")
+        if gitcmd.resolve_commit(self.git_dir(repo), sha) != sha:
+            raise BsError(f"{repo} has no commit {sha}.")
+        at = self._clock()
+        with records.locked(self.root):
+            records.append_record(self._forge_dir(repo) / "statuses" / f"{sha}.jsonl",
+                                  {"context": context, "state": state, "description": description,
+                                   "creator": user, "at": _iso(at)})  # fmt: skip
+        return CommitStatus(context, state, description, user, at)
+
+    def list_statuses(self, repo: str, sha: str) -> list[CommitStatus]:
+        """Newest first, as GitHub lists them."""
+        found = [
+            CommitStatus(
+                r["context"], r["state"], r["description"], r["creator"], _parse_time(r["at"])
+            )
+            for r in records.read_records(self._forge_dir(repo) / "statuses" / f"{sha}.jsonl")
+        ]
+        return list(reversed(found))
+
+    def merge_pull_request(self, repo: str, number: int) -> PullRequest:
+        user = self.current_user()
+        git_dir = self.git_dir(repo)
+        with records.locked(self.root):
+            pull = self.get_pull_request(repo, number)
+            if pull.state != "open":
+                raise BsError(f"pull request #{number} is closed: it cannot be merged.")
+            base_sha = self.resolve_branch(repo, pull.base)
+            if base_sha is None:
+                raise BsError(f"{repo} has no base branch '{pull.base}'.")
+            if not gitcmd.succeeds(git_dir, "merge-tree", "--write-tree", base_sha, pull.head_sha):
+                raise BsError(
+                    f"pull request #{number} conflicts with {pull.base}: it cannot be merged."
+                )
+            tree = gitcmd.run(
+                git_dir, "merge-tree", "--write-tree", base_sha, pull.head_sha
+            ).splitlines()[0]
+            when = self._clock()
+            message = f"Merge pull request #{number} from {pull.head_ref}\n\n{pull.title}"
+            merge = gitcmd.run(git_dir, "commit-tree", tree, "-p", base_sha, "-p", pull.head_sha,
+                               "-m", message, env=self._identity_env(user, when))  # fmt: skip
+            gitcmd.run(git_dir, "update-ref", f"refs/heads/{pull.base}", merge, base_sha)
+            self._append_event(repo, number, {"type": "merged", "user": user, "head_sha": pull.head_sha,
+                                              "merge_commit_sha": merge, "at": _iso(when)})  # fmt: skip
+        return self.get_pull_request(repo, number)
+
+    def close_pull_request(self, repo: str, number: int) -> PullRequest:
+        user = self.current_user()
+        with records.locked(self.root):
+            pull = self.get_pull_request(repo, number)
+            if pull.state == "open":
+                self._append_event(repo, number, {"type": "closed", "user": user, "head_sha": pull.head_sha,
+                                                  "at": _iso(self._clock())})  # fmt: skip
+        return self.get_pull_request(repo, number)
+
+
+def _iso(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse_time(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)

@@ -1,0 +1,115 @@
+"""Running git through GitPython, with failures turned into clear errors."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import BinaryIO
+
+import git
+from git.cmd import Git
+
+from bs.errors import BsError
+
+#: The empty tree: the "from" side of a first deploy's diff.
+EMPTY_TREE_SHA1 = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+
+
+class GitFailed(BsError):
+    """A git command failed; the message carries git's own words."""
+
+
+def git_at(git_dir: Path) -> Git:
+    return Git(str(git_dir))
+
+
+def run(
+    git_dir: Path,
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    stdin: BinaryIO | None = None,
+    what: str | None = None,
+) -> str:
+    """Run ``git ARGS`` in `git_dir`; return stdout without the final newline."""
+    try:
+        out = git_at(git_dir).execute(
+            ["git", *args],
+            env=dict(env) if env else None,
+            istream=stdin,
+            strip_newline_in_stdout=True,
+        )
+    except git.GitCommandError as exc:
+        detail = (exc.stderr or "").strip().removeprefix("stderr:").strip(" '\n")
+        raise GitFailed(
+            f"git {args[0]} failed in {git_dir}{f' ({what})' if what else ''}: {detail or exc.status}"
+        ) from None
+    except git.GitCommandNotFound:
+        raise BsError("git is not installed or not on PATH: install git.") from None
+    return str(out)
+
+
+def succeeds(git_dir: Path, *args: str) -> bool:
+    """Whether ``git ARGS`` exits 0 (for questions such as --is-ancestor)."""
+    try:
+        git_at(git_dir).execute(["git", *args])
+    except git.GitCommandError:
+        return False
+    return True
+
+
+def resolve_commit(git_dir: Path, rev: str) -> str | None:
+    """The full commit id `rev` names, or None."""
+    try:
+        out = git_at(git_dir).execute(
+            ["git", "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}"]
+        )
+    except git.GitCommandError:
+        return None
+    return str(out).strip() or None
+
+
+def is_ancestor(git_dir: Path, ancestor: str, descendant: str) -> bool:
+    return succeeds(git_dir, "merge-base", "--is-ancestor", ancestor, descendant)
+
+
+def tags_containing(git_dir: Path, commit: str) -> set[str]:
+    """Names of the tags whose commit contains `commit`."""
+    out = run(
+        git_dir, "for-each-ref", "--contains", commit, "--format=%(refname:strip=2)", "refs/tags"
+    )
+    return set(out.splitlines())
+
+
+def count_commits(git_dir: Path, from_commit: str | None, to_commit: str) -> int:
+    args = ["rev-list", "--count", to_commit]
+    if from_commit is not None:
+        args.append(f"^{from_commit}")
+    return int(run(git_dir, *args) or "0")
+
+
+def list_tags(git_dir: Path) -> list[tuple[str, str]]:
+    """(tag, commit) for every tag pointing at a commit, annotated tags peeled."""
+    out = run(
+        git_dir,
+        "for-each-ref",
+        "--format=%(refname:strip=2)%00%(objecttype)%00%(objectname)%00%(*objecttype)%00%(*objectname)",
+        "refs/tags",
+    )
+    tags: list[tuple[str, str]] = []
+    for line in out.splitlines():
+        name, kind, sha, peeled_kind, peeled = line.split("\0")
+        if kind == "commit":
+            tags.append((name, sha))
+        elif kind == "tag" and peeled_kind == "commit":
+            tags.append((name, peeled))
+    return tags
+
+
+def start_process(git_dir: Path, args: Sequence[str]) -> subprocess.Popen[bytes]:
+    """Start ``git ARGS`` with stdout and stderr as pipes, for streaming."""
+    handle = git_at(git_dir).execute(["git", *args], as_process=True)
+    proc = handle.proc
+    if proc is None:  # GitPython's handle owns the process; it is always set here.
+        raise GitFailed(f"git {args[0]} did not start in {git_dir}")
+    return proc

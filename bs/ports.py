@@ -1,0 +1,93 @@
+"""The ports: small Protocols each backend implements.
+
+The use cases talk only to these; a backend is one module, chosen from a
+registry by configuration (``bs.forges``, ``bs.deployed``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+from bs.config import AppConfig
+from bs.core.pulls import Comment, CommitStatus, PullRequest, Push, Review, ReviewState, StatusState
+from bs.core.tags import TagRef
+
+
+class Forge(Protocol):
+    """Where repositories, pull requests, reviews and teams live.
+
+    Implemented by the local forge (``bs.forges.local``) and, later, GitHub.
+    """
+
+    def current_user(self) -> str:
+        """The acting user's login."""
+        ...
+
+    def git_dir(self, repo: str) -> Path:
+        """A local git directory holding the repository's full history (for diffs)."""
+        ...
+
+    def list_tags(self, repo: str) -> list[TagRef]:
+        """Every tag of the repository, annotated tags peeled to their commit."""
+        ...
+
+    def resolve_branch(self, repo: str, branch: str) -> str | None:
+        """The commit a branch points at, or None when it does not exist."""
+        ...
+
+    def default_branch(self, repo: str) -> str: ...
+
+    def create_branch(
+        self, repo: str, branch: str, base: str, files: Sequence[tuple[str, Path]], message: str
+    ) -> str:
+        """Commit `files` (repo path, local file) on top of `base` as a new branch.
+
+        Refuses when the branch exists. Returns the new commit.
+        """
+        ...
+
+    def delete_branch(self, repo: str, branch: str) -> None: ...
+
+    def open_pull_request(
+        self, repo: str, *, head: str, base: str, title: str, body: str
+    ) -> PullRequest: ...
+
+    def get_pull_request(self, repo: str, number: int) -> PullRequest: ...
+
+    def list_reviews(self, repo: str, number: int) -> list[Review]: ...
+
+    def submit_review(self, repo: str, number: int, state: ReviewState, body: str) -> Review: ...
+
+    def dismiss_review(self, repo: str, number: int, review_id: int, message: str) -> Review: ...
+
+    def list_pushes(self, repo: str, number: int) -> list[Push]: ...
+
+    def add_comment(self, repo: str, number: int, body: str) -> Comment: ...
+
+    def list_comments(self, repo: str, number: int) -> list[Comment]: ...
+
+    def set_status(
+        self, repo: str, sha: str, context: str, state: StatusState, description: str
+    ) -> CommitStatus: ...
+
+    def list_statuses(self, repo: str, sha: str) -> list[CommitStatus]: ...
+
+    def merge_pull_request(self, repo: str, number: int) -> PullRequest: ...
+
+    def close_pull_request(self, repo: str, number: int) -> PullRequest: ...
+
+    def team_members(self, team: str) -> list[str]:
+        """Logins in ``ORG/TEAM``."""
+        ...
+
+    def user_email(self, login: str) -> str | None: ...
+
+
+class DeployedVersionSource(Protocol):
+    """Where an app's deployed version comes from."""
+
+    def deployed_commit(self, app: str, config: AppConfig) -> str | None:
+        """The deployed commit, or None when nothing is deployed yet."""
+        ...

@@ -1,0 +1,146 @@
+"""Opening a release request: `bs open-request APP TAG`.
+
+Resolve what is deployed, refuse anything not strictly newer, stream the
+complete patch to a file while hashing it, write the request YAML, then commit
+both on a new branch of the requests repo and open a pull request. If anything
+fails after the branch is pushed, the branch is deleted again: no branch is
+ever left without its pull request.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from bs import gitcmd
+from bs.core.ids import new_request_id
+from bs.core.pulls import PullRequest
+from bs.core.request import (
+    PatchInfo,
+    ReleaseRequest,
+    VersionRef,
+    patch_file_path,
+    request_file_path,
+)
+from bs.core.versions import Version, judge_newer
+from bs.patchfile import PatchResult, ProgressFn, write_patch
+from bs.ports import Forge
+from bs.usecases.releases import read_releases
+from bs.usecases.request_body import pull_request_body, pull_request_title
+from bs.workspace import Workspace
+from bs.yamlio import dump_yaml
+
+MAX_REASON_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class OpenedRequest:
+    request: ReleaseRequest
+    request_file: str
+    patch_file: str
+    patch: PatchResult
+    pull_request: PullRequest | None
+    #: For a dry run: the folder holding the files that would have been committed.
+    dry_run_dir: Path | None
+
+
+def open_request(
+    workspace: Workspace,
+    forge: Forge,
+    app: str,
+    tag: str,
+    *,
+    reason: str | None,
+    dry_run: bool,
+    now: Callable[[], datetime],
+    random_bytes: Callable[[int], bytes],
+    progress: ProgressFn | None = None,
+) -> OpenedRequest:
+    from bs.errors import BsError
+
+    config = workspace.app(app)
+    if reason is not None and len(reason) > MAX_REASON_CHARS:
+        raise BsError(f"--reason is {len(reason)} characters: keep it under {MAX_REASON_CHARS}.")
+    user = forge.current_user()
+    releases = read_releases(forge, app, config)
+    wanted = releases.find_tag(tag)
+    requested = Version(wanted.commit, wanted.name)
+    git_dir = forge.git_dir(config.repo)
+    deployed = releases.deployed
+    contains = deployed is None or gitcmd.is_ancestor(git_dir, deployed.commit, requested.commit)
+    judge_newer(app, releases.scheme, deployed, requested, requested_contains_deployed=contains)
+
+    when = now()
+    request_id = new_request_id(when, random_bytes(16))
+    work = Path(tempfile.mkdtemp(prefix=f"bs-request-{request_id}-"))
+    try:
+        patch = write_patch(
+            git_dir,
+            deployed.commit if deployed else None,
+            requested.commit,
+            work / f"{request_id}.patch",
+            compress_above=workspace.config.patch.compress_above,
+            max_stored=workspace.config.patch.max_stored,
+            progress=progress,
+        )
+        commits = gitcmd.count_commits(
+            git_dir, deployed.commit if deployed else None, requested.commit
+        )
+        patch_path = patch_file_path(app, request_id, compressed=patch.compressed)
+        request = ReleaseRequest(
+            id=request_id,
+            app=app,
+            requested_by=user,
+            requested_at=when,
+            from_=VersionRef(tag=deployed.tag, commit=deployed.commit) if deployed else None,
+            to=VersionRef(tag=requested.tag, commit=requested.commit),
+            patch=PatchInfo(
+                file=patch_path,
+                sha256=patch.sha256,
+                files_changed=patch.stats.files_changed,
+                insertions=patch.stats.insertions,
+                deletions=patch.stats.deletions,
+                commits=commits,
+            ),
+            reason=reason or None,
+        )
+        yaml_path = work / f"{request_id}.yaml"
+        yaml_path.write_text(dump_yaml(request.to_document()), encoding="utf-8")
+        request_path = request_file_path(app, request_id)
+        if dry_run:
+            return OpenedRequest(request, request_path, patch_path, patch, None, work)
+        pull = _push_and_open(
+            workspace, forge, request, git_dir, patch,
+            files=[(request_path, yaml_path), (patch_path, patch.path)],
+        )  # fmt: skip
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    shutil.rmtree(work, ignore_errors=True)
+    return OpenedRequest(request, request_path, patch_path, patch, pull, None)
+
+
+def _push_and_open(
+    workspace: Workspace,
+    forge: Forge,
+    request: ReleaseRequest,
+    git_dir: Path,
+    patch: PatchResult,
+    files: list[tuple[str, Path]],
+) -> PullRequest:
+    repo = workspace.config.requests_repo
+    base = forge.default_branch(repo)
+    branch = f"request/{request.app}/{request.id}"
+    title = pull_request_title(request)
+    body = pull_request_body(request, git_dir, patch)
+    forge.create_branch(repo, branch, base, files, title)
+    try:
+        return forge.open_pull_request(repo, head=branch, base=base, title=title, body=body)
+    except BaseException:
+        # No branch without its pull request.
+        forge.delete_branch(repo, branch)
+        raise

@@ -1,0 +1,74 @@
+"""The pull request's title and body: what a reviewer reads first."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bs import gitcmd
+from bs.core.request import ReleaseRequest
+from bs.patchfile import PatchResult
+
+MAX_LISTED_COMMITS = 50
+MAX_LISTED_FILES = 100
+
+
+def pull_request_title(request: ReleaseRequest) -> str:
+    if request.from_ is None:
+        since = "first deploy"
+    else:
+        since = f"from {request.from_.tag or request.from_.commit[:12]}"
+    return f"Release {request.app} {request.to.tag or request.to.commit[:12]} ({since})"
+
+
+def pull_request_body(request: ReleaseRequest, git_dir: Path, patch: PatchResult) -> str:
+    from_commit = request.from_.commit if request.from_ else None
+    stats = request.patch
+    lines = [
+        f"**{request.requested_by}** asks to release **{request.app}** to {request.environment}.",
+        "",
+        "| | tag | commit |",
+        "|---|---|---|",
+        f"| deployed | {_tag(request.from_.tag) if request.from_ else '(nothing yet)'} | "
+        f"{request.from_.commit if request.from_ else ''} |",
+        f"| requested | {_tag(request.to.tag)} | {request.to.commit} |",
+        "",
+        f"{stats.commits} commits, {stats.files_changed} files changed, "
+        f"+{stats.insertions} −{stats.deletions}.",
+        "",
+        f"Patch: `{stats.file}`, SHA-256 `{stats.sha256}` over "
+        f"{patch.size:,} bytes of `git diff --binary --full-index`.",
+    ]
+    if patch.compressed:
+        lines.append(
+            f"The patch is large, so it is stored gzip-compressed ({patch.stored_size:,} bytes); "
+            "the digest is over the uncompressed patch."
+        )
+    if request.reason:
+        lines += ["", "Reason:", "", *(f"> {line}" for line in request.reason.splitlines())]
+    lines += ["", "<details><summary>Commits</summary>", ""]
+    log = gitcmd.run(
+        git_dir, "log", f"--max-count={MAX_LISTED_COMMITS}", "--format=- `%h` %s (%an)",
+        request.to.commit, *([f"^{from_commit}"] if from_commit else []),
+    )  # fmt: skip
+    lines += [_escape(line) for line in log.splitlines()]
+    if stats.commits > MAX_LISTED_COMMITS:
+        lines.append(f"- … and {stats.commits - MAX_LISTED_COMMITS} more")
+    lines += ["", "</details>", "", "<details><summary>Files</summary>", ""]
+    names = gitcmd.run(
+        git_dir, "-c", "core.quotePath=true", "diff", "--name-status", "--no-renames",
+        from_commit or gitcmd.EMPTY_TREE_SHA1, request.to.commit,
+    ).splitlines()  # fmt: skip
+    lines += [f"- `{_escape(n)}`" for n in names[:MAX_LISTED_FILES]]
+    if len(names) > MAX_LISTED_FILES:
+        lines.append(f"- … and {len(names) - MAX_LISTED_FILES} more")
+    lines += ["", "</details>", "", f"Request id `{request.id}`. Opened with `bs open-request`."]
+    return "\n".join(lines) + "\n"
+
+
+def _tag(tag: str | None) -> str:
+    return f"`{tag}`" if tag else "(untagged)"
+
+
+def _escape(text: str) -> str:
+    # Commit subjects are user input: keep them from opening HTML or mentions.
+    return text.replace("<", "&lt;").replace(">", "&gt;").replace("@", "@\u200b")

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# The battlestations flow, unattended, on the embedded defaults (local forge).
+# Run through `make demo`, which puts `bs` on PATH. Everything lives in .demo/.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+DEMO="$ROOT/.demo"
+FORGE="$DEMO/forge"
+export GIT_CONFIG_GLOBAL="$DEMO/gitconfig" GIT_CONFIG_NOSYSTEM=1
+bold=$(tput bold 2>/dev/null || true); dim=$(tput dim 2>/dev/null || true); reset=$(tput sgr0 2>/dev/null || true)
+
+say() { printf '\n%s== %s ==%s\n' "$bold" "$*" "$reset"; }
+note() { printf '%s%s%s\n' "$dim" "$*" "$reset"; }
+# Show a command as a newcomer would type it, then run it.
+run() { printf '%s$ %s%s\n' "$bold" "$*" "$reset"; (eval "$@"); }
+# The same, for a command that must be refused.
+refused() {
+  printf '%s$ %s%s\n' "$bold" "$*" "$reset"
+  if (eval "$@"); then echo "demo: expected that to be refused" >&2; exit 1; fi
+  note "(refused, exit status non-zero, as it should be)"
+}
+
+rm -rf "$DEMO"
+mkdir -p "$FORGE/alphagov" "$DEMO/seed"
+git config --file "$GIT_CONFIG_GLOBAL" init.defaultBranch main
+git config --file "$GIT_CONFIG_GLOBAL" advice.detachedHead false
+git config --file "$GIT_CONFIG_GLOBAL" user.name "Dev"
+git config --file "$GIT_CONFIG_GLOBAL" user.email dev@example.gov.uk
+
+say "1. A local forge: bare repositories, users and teams in one folder"
+cat > "$FORGE/users.yaml" <<'YAML'
+alice: alice@example.gov.uk     # a developer who may not deploy
+bob: bob@example.gov.uk         # a reviewer
+carol: carol@example.gov.uk     # another reviewer
+YAML
+cat > "$FORGE/teams.yaml" <<'YAML'
+alphagov/deployers: [bob, carol]
+YAML
+note "users.yaml: alice (developer), bob and carol (reviewers); teams.yaml: alphagov/deployers"
+
+# An app repository with a few releases, built the way a real one grows.
+commit() { git -C "$1" add -A && git -C "$1" commit -q -m "$2"; }
+app="$DEMO/seed/frontend"
+git init -q "$app"
+mkdir -p "$app/app/views" "$app/public"
+printf 'source "https://rubygems.org"\ngem "rails"\n' > "$app/Gemfile"
+printf '<h1>GOV.UK</h1>\n' > "$app/app/views/index.html.erb"
+commit "$app" "First version"; git -C "$app" tag release_1
+printf '<h1>GOV.UK</h1>\n<p>Welcome</p>\n' > "$app/app/views/index.html.erb"
+commit "$app" "Add a welcome"; git -C "$app" tag -a release_2 -m "Release 2"
+head -c 2048 /dev/urandom > "$app/public/logo.png"
+git -C "$app" mv Gemfile Gemfile.rails
+printf '<h1>GOV.UK</h1>\n<p>Welcome to GOV.UK</p>\n<div class="cookie-banner"></div>\n' > "$app/app/views/index.html.erb"
+commit "$app" "Cookie banner and a new logo"; git -C "$app" tag release_3
+printf 'body { color: #0b0c0c; }\n' > "$app/public/app.css"
+commit "$app" "Styles"; git -C "$app" tag release_4
+git -C "$app" tag not-a-release
+git clone -q --bare "$app" "$FORGE/alphagov/frontend.git"
+git -C "$FORGE/alphagov/frontend.git" branch deployed-to-production release_2
+note "alphagov/frontend: tags release_1..release_4 (and not-a-release); deployed-to-production is at release_2"
+
+api="$DEMO/seed/publishing-api"
+git init -q "$api"
+echo "v1" > "$api/VERSION"; commit "$api" "1.0.0"; git -C "$api" tag v1.0.0
+echo "v1.1-rc" > "$api/VERSION"; commit "$api" "1.1.0-rc.1"; git -C "$api" tag v1.1.0-rc.1
+echo "v1.1" > "$api/VERSION"; commit "$api" "1.1.0"; git -C "$api" tag v1.1.0
+git clone -q --bare "$api" "$FORGE/alphagov/publishing-api.git"
+note "alphagov/publishing-api: semver tags v1.0.0, v1.1.0-rc.1, v1.1.0; nothing deployed yet"
+
+# The requests repository: this project's own bs.yaml and policies.
+requests="$DEMO/seed/release-requests"
+git init -q "$requests"
+mkdir -p "$requests/policies" "$requests/requests"
+cp "$ROOT/policies/apps.yaml" "$requests/policies/apps.yaml"
+touch "$requests/requests/.keep"
+cat > "$requests/bs.yaml" <<'YAML'
+version: 1
+forge: {kind: local, path: ../forge}
+requests_repo: alphagov/release-requests
+YAML
+commit "$requests" "Requests repository"
+git clone -q --bare "$requests" "$FORGE/alphagov/release-requests.git"
+git clone -q "$FORGE/alphagov/release-requests.git" "$DEMO/release-requests"
+cd "$DEMO/release-requests"
+note "alphagov/release-requests: bs.yaml and policies/apps.yaml; alice works in a checkout of it"
+
+say "2. alice looks at what she may release"
+export BS_USER=alice
+run bs apps
+run bs tags frontend
+
+say "3. Things bs refuses"
+refused bs open-request frontend release_1
+refused bs open-request frontend release_2
+refused bs open-request frontend not-a-release
+refused bs open-request frontend release_9
+refused bs open-request frontendd release_3
+
+say "4. A dry run first: the patch and request are computed, nothing is pushed"
+run "bs open-request frontend release_3 --dry-run --json > '$DEMO/dry-run.json'"
+cat "$DEMO/dry-run.json"
+rm -rf "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["dry_run_dir"])' "$DEMO/dry-run.json")"
+
+say "5. alice asks for frontend release_3"
+run bs open-request frontend release_3 --reason "'Ship the cookie banner before the campaign'"
+branch=$(git -C "$FORGE/alphagov/release-requests.git" for-each-ref --format='%(refname:strip=2)' 'refs/heads/request/frontend/*' | head -1)
+id=${branch##*/}
+note "The pull request's branch $branch holds two files; the request:"
+run git -C "$FORGE/alphagov/release-requests.git" show "$branch:requests/frontend/$id.yaml"
+note "and the complete patch (first lines):"
+git -C "$FORGE/alphagov/release-requests.git" show "$branch:requests/frontend/$id.patch" | head -12
+note "Anyone can check the digest against git itself:"
+run "git -C '$FORGE/alphagov/frontend.git' diff --binary --full-index release_2 release_3 | sha256sum"
+
+say "6. Review on the local forge"
+refused bs review 1 --approve
+run BS_USER=carol bs review 1 --comment -m "'Is the banner copy signed off?'"
+run BS_USER=bob bs review 1 --approve -m "'Signed off by content design'"
+note "The pull request's records (append-only, beside the bare repository):"
+cat "$FORGE/alphagov/release-requests.forge/pulls/1.jsonl"
+
+say "7. A first deploy of another app: nothing deployed yet, so the whole tree is the patch"
+run bs tags publishing-api
+run bs open-request publishing-api v1.1.0 --json
+
+say "Done"
+note "Everything is in .demo/; run bs there yourself: cd .demo/release-requests && BS_USER=alice bs --help"
+note "Next (coming issues): policies and the checker, the merge hook and deploy links, the gateway."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from dataclasses import dataclass
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import BinaryIO
@@ -106,10 +107,17 @@ def list_tags(git_dir: Path) -> list[tuple[str, str]]:
     return tags
 
 
-def start_process(git_dir: Path, args: Sequence[str]) -> subprocess.Popen[bytes]:
+@dataclass
+class GitProcess:
+    """A running git command; keeps GitPython's handle alive, which owns the pipes."""
+
+    handle: Git.AutoInterrupt
+    proc: subprocess.Popen[bytes]
+
+
+def start_process(git_dir: Path, args: Sequence[str]) -> GitProcess:
     """Start ``git ARGS`` with stdout and stderr as pipes, for streaming."""
     handle = git_at(git_dir).execute(["git", *args], as_process=True)
-    proc = handle.proc
-    if proc is None:  # GitPython's handle owns the process; it is always set here.
+    if handle.proc is None:
         raise GitFailed(f"git {args[0]} did not start in {git_dir}")
-    return proc
+    return GitProcess(handle, handle.proc)

@@ -111,7 +111,8 @@ def _stream(
         if sink is not None:
             sink.write(chunk, total)
 
-    proc = gitcmd.start_process(git_dir, args)
+    git = gitcmd.start_process(git_dir, args)
+    proc = git.proc
     assert proc.stdout is not None and proc.stderr is not None
     reader = _PipeReader(proc.stdout)
     # Hashing, compressing and writing release the GIL: on their own thread

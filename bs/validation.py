@@ -20,6 +20,9 @@ def validate_document(model: type[ModelT], data: Any, source: str) -> ModelT:
     """Validate parsed YAML/JSON against `model`, raising one clear `BsError`."""
     if data is None:
         data = {}
+    if not isinstance(data, dict):
+        kind = "a list" if isinstance(data, list) else f"a single value ({type(data).__name__})"
+        raise BsError(f"{source}: expected a mapping of keys to values at the top, found {kind}.")
     try:
         return model.model_validate(data)
     except ValidationError as exc:

@@ -27,6 +27,7 @@ from bs.core.request import (
     request_file_path,
 )
 from bs.core.versions import Version, judge_newer
+from bs.errors import BsError
 from bs.patchfile import PatchResult, ProgressFn, write_patch
 from bs.ports import Forge
 from bs.usecases.releases import read_releases
@@ -60,8 +61,6 @@ def open_request(
     random_bytes: Callable[[int], bytes],
     progress: ProgressFn | None = None,
 ) -> OpenedRequest:
-    from bs.errors import BsError
-
     config = workspace.app(app)
     if reason is not None and len(reason) > MAX_REASON_CHARS:
         raise BsError(f"--reason is {len(reason)} characters: keep it under {MAX_REASON_CHARS}.")

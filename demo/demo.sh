@@ -4,19 +4,20 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-DEMO="$ROOT/.demo"
+DEMO="${BS_DEMO_DIR:-$ROOT/.demo}"
 FORGE="$DEMO/forge"
 export GIT_CONFIG_GLOBAL="$DEMO/gitconfig" GIT_CONFIG_NOSYSTEM=1
-bold=$(tput bold 2>/dev/null || true); dim=$(tput dim 2>/dev/null || true); reset=$(tput sgr0 2>/dev/null || true)
+bold="" dim="" reset=""
+if [ -t 1 ]; then bold=$(tput bold 2>/dev/null || true); dim=$(tput dim 2>/dev/null || true); reset=$(tput sgr0 2>/dev/null || true); fi
 
 say() { printf '\n%s== %s ==%s\n' "$bold" "$*" "$reset"; }
 note() { printf '%s%s%s\n' "$dim" "$*" "$reset"; }
 # Show a command as a newcomer would type it, then run it.
-run() { printf '%s$ %s%s\n' "$bold" "$*" "$reset"; (eval "$@"); }
+run() { printf '%s$ %s%s\n' "$bold" "$*" "$reset"; (eval "$@") 2>&1; }
 # The same, for a command that must be refused.
 refused() {
   printf '%s$ %s%s\n' "$bold" "$*" "$reset"
-  if (eval "$@"); then echo "demo: expected that to be refused" >&2; exit 1; fi
+  if (eval "$@") 2>&1; then echo "demo: expected that to be refused" >&2; exit 1; fi
   note "(refused, exit status non-zero, as it should be)"
 }
 

@@ -1,0 +1,39 @@
+"""`make demo`'s script runs unattended, end to end, and shows each step."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_demo_runs_the_flow(tmp_path: Path) -> None:
+    env = dict(os.environ)
+    env["BS_DEMO_DIR"] = str(tmp_path / "demo")
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    env.pop("BS_USER", None)
+    result = subprocess.run(
+        ["bash", str(ROOT / "demo" / "demo.sh")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    out = result.stdout
+    assert "$ bs tags frontend" in out
+    assert "release_3" in out and "newer" in out
+    assert "Opened pull request #1" in out
+    assert "bob approved #1" in out
+    assert "you cannot review your own request" in out
+    assert out.count("(refused, exit status non-zero, as it should be)") == 6
+    assert "Traceback" not in out + result.stderr
+    # The digest bs recorded equals git's own, as the transcript shows.
+    request_lines = [line for line in out.splitlines() if line.startswith("  sha256: ")]
+    sha_lines = [line for line in out.splitlines() if line.endswith("  -")]
+    assert request_lines and sha_lines
+    assert request_lines[0].split()[-1] == sha_lines[0].split()[0]

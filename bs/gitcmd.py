@@ -12,6 +12,7 @@ import git
 from git.cmd import Git
 
 from bs.errors import BsError
+from bs.gitenv import NEUTRAL_ENV
 
 #: The empty tree: the "from" side of a first deploy's diff.
 EMPTY_TREE_SHA1 = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
@@ -23,6 +24,14 @@ class GitFailed(BsError):
 
 def git_at(git_dir: Path) -> Git:
     return Git(str(git_dir))
+
+
+def _command(git_dir: Path, args: Sequence[str]) -> list[str]:
+    return ["git", f"--git-dir={git_dir}", "--no-replace-objects", *args]
+
+
+def _env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    return {**NEUTRAL_ENV, **(extra or {})}
 
 
 def run(
@@ -53,7 +62,7 @@ def run(
 def succeeds(git_dir: Path, *args: str) -> bool:
     """Whether ``git ARGS`` exits 0 (for questions such as --is-ancestor)."""
     try:
-        git_at(git_dir).execute(["git", *args])
+        git_at(git_dir).execute(_command(git_dir, args), env=_env())
     except git.GitCommandError:
         return False
     return True
@@ -63,7 +72,11 @@ def resolve_commit(git_dir: Path, rev: str) -> str | None:
     """The full commit id `rev` names, or None."""
     try:
         out = git_at(git_dir).execute(
-            ["git", "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}"]
+            _command(
+                git_dir,
+                ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}"],
+            ),
+            env=_env(),
         )
     except git.GitCommandError:
         return None
@@ -117,7 +130,7 @@ class GitProcess:
 
 def start_process(git_dir: Path, args: Sequence[str]) -> GitProcess:
     """Start ``git ARGS`` with stdout and stderr as pipes, for streaming."""
-    handle = git_at(git_dir).execute(["git", *args], as_process=True)
+    handle = git_at(git_dir).execute(_command(git_dir, args), as_process=True, env=_env())
     if handle.proc is None:
         raise GitFailed(f"git {args[0]} did not start in {git_dir}")
     return GitProcess(handle, handle.proc)

@@ -26,6 +26,7 @@ from bs.errors import BsError
 #: Options pinned so that user configuration (diff.algorithm, diff.noprefix,
 #: attributes, external diff drivers...) cannot change the bytes: the result
 #: equals plain `git diff --binary --full-index FROM TO` under git's defaults.
+#: (`bs.gitcmd` adds --git-dir and --no-replace-objects to every call.)
 DIFF_ARGS: tuple[str, ...] = (
     "-c", "core.quotePath=true",
     "-c", "core.attributesFile=/dev/null",
@@ -82,9 +83,10 @@ def write_patch(
         path = sink.close()
         stored = path.stat().st_size
         if stored > max_stored:
+            compressed = f" ({_size(stored)} compressed)" if path == gz_path else ""
             raise BsError(
-                f"the patch is too large to store: {_mb(size)} ({_mb(stored)} compressed) "
-                f"is over the limit of {_mb(max_stored)} (patch.max_stored in bs.yaml). "
+                f"the patch is too large to store: {_size(size)}{compressed} "
+                f"is over the limit of {_size(max_stored)} (patch.max_stored in bs.yaml). "
                 "Release in smaller steps, or raise the limit if your forge accepts larger files."
             )
     except BaseException:
@@ -267,5 +269,10 @@ class _PatchSink:
             path.unlink(missing_ok=True)
 
 
-def _mb(size: int) -> str:
-    return f"{size / 1_000_000:.1f} MB"
+def _size(size: int) -> str:
+    """A size readable at any scale: 812 bytes, 41.3 kB, 242.2 MB."""
+    if size < 10_000:
+        return f"{size:,} bytes"
+    if size < 1_000_000:
+        return f"{size / 1000:,.1f} kB"
+    return f"{size / 1_000_000:,.1f} MB"

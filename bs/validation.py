@@ -8,12 +8,31 @@ from collections.abc import Sequence
 from typing import Any, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
 
 from bs.errors import BsError
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 _MAX_LISTED = 10
+
+
+def _pattern_names() -> dict[str, str]:
+    """What the patterns of the files' fields mean, for messages."""
+    from bs import config
+    from bs.core import ids, request
+
+    return {
+        config.REPO_NAME: "a repository name: OWNER/NAME, e.g. alphagov/frontend",
+        request.APP_NAME: "a name of lower-case letters, digits, '-' and '_' (e.g. frontend)",
+        config.EMAIL: "an email address",
+        config.GIT_REF_NAME: "a branch name, e.g. deployed-to-production",
+        config.TEAM_NAME: "a team: ORG/TEAM, e.g. alphagov/deployers",
+        request.LOGIN: "a login (letters, digits and '-')",
+        request.COMMIT_SHA: "a full commit id (40 or 64 hex digits)",
+        request.SHA256_HEX: "a SHA-256 digest (64 lower-case hex digits)",
+        ids.REQUEST_ID_PATTERN: "a request id: YYYYMMDD- and 16 base32 characters",
+    }
 
 
 def validate_document(model: type[ModelT], data: Any, source: str) -> ModelT:
@@ -24,7 +43,8 @@ def validate_document(model: type[ModelT], data: Any, source: str) -> ModelT:
         kind = "a list" if isinstance(data, list) else f"a single value ({type(data).__name__})"
         raise BsError(f"{source}: expected a mapping of keys to values at the top, found {kind}.")
     try:
-        return model.model_validate(data)
+        # Files use the published keys only (``from``, never ``from_``).
+        return model.model_validate(data, by_alias=True, by_name=False)
     except ValidationError as exc:
         raise BsError(describe_errors(model, exc, source)) from None
 
@@ -52,64 +72,75 @@ def _dotted(loc: Sequence[int | str]) -> str:
 
 def _describe_one(model: type[BaseModel], error: Any) -> str:
     kind = error["type"]
-    loc = tuple(error["loc"])
+    loc, allowed = _walk(model, tuple(error["loc"]))
     if kind == "extra_forbidden":
         parent_loc, key = loc[:-1], loc[-1]
-        allowed = _allowed_keys(model, parent_loc)
+        _, allowed = _walk(model, tuple(error["loc"])[:-1])
         hint = f"allowed keys here: {', '.join(allowed)}" if allowed else "remove it"
         where = f" in {_dotted(parent_loc)}" if parent_loc else ""
         return f"unknown key '{key}'{where}: {hint}."
     if kind == "missing":
         return f"{_dotted(loc)}: required key is missing: add it."
-    message = str(error["msg"])
-    if message.startswith("Value error, "):
-        message = message[len("Value error, ") :]
-    elif message.startswith("Assertion failed, "):
-        message = message[len("Assertion failed, ") :]
+    if kind == "string_pattern_mismatch":
+        pattern = str(error.get("ctx", {}).get("pattern", ""))
+        names = _pattern_names()
+        if pattern in names:
+            return f"{_dotted(loc)}: {error['input']!r} is not {names[pattern]}."
+    message = str(error["msg"]).rstrip(".")
+    for prefix in ("Value error, ", "Assertion failed, "):
+        message = message.removeprefix(prefix)
     return f"{_dotted(loc)}: {message}."
 
 
-def _allowed_keys(model: type[BaseModel], loc: Sequence[int | str]) -> list[str]:
-    """Walk the model along `loc` and list the keys allowed there."""
+def _walk(
+    model: type[BaseModel], loc: Sequence[int | str]
+) -> tuple[tuple[int | str, ...], list[str]]:
+    """Follow `loc` through the model: the location as the file spells it
+    (without the tags pydantic adds for tagged unions), and the keys allowed
+    at its end (empty when it does not end at a mapping of known keys)."""
     current: Any = model
     path = list(loc)
-    while True:
+    shown: list[int | str] = []
+    while path:
         current = _unwrap(current)
+        item = path.pop(0)
+        shown.append(item)
         if isinstance(current, type) and issubclass(current, BaseModel):
-            if not path:
-                return [f.alias or name for name, f in current.model_fields.items()]
-            key = path.pop(0)
-            field = _field_by_key(current, str(key))
-            if field is None:
-                return []
-            current = field
+            field = _field_by_key(current, str(item))
+            current = field.annotation if field is not None else None
+            if field is not None and field.discriminator is not None and path:
+                # A tagged union: pydantic puts the tag in the location.
+                members = get_args(_unwrap_annotated(current)) or (current,)
+                current = _member_for_tag(members, str(path.pop(0)))
             continue
         origin = get_origin(current)
-        if origin in (dict, list, tuple, typing.Union, types.UnionType) and path:
-            args = get_args(current)
-            if origin is dict:
-                path.pop(0)
-                current = args[1]
-                continue
-            if origin in (list, tuple):
-                path.pop(0)
-                current = args[0]
-                continue
-            # A tagged union: pydantic puts the tag in the location.
-            tag = path.pop(0)
-            member = _member_for_tag(args, str(tag))
-            if member is None:
-                return []
-            current = member
-            continue
-        return []
+        args = get_args(current)
+        if origin is dict:
+            current = args[1]
+        elif origin in (list, tuple):
+            current = args[0]
+        elif origin in (typing.Union, types.UnionType):
+            shown.pop()
+            current = _member_for_tag(args, str(item))
+        else:
+            current = None
+    current = _unwrap(current)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return tuple(shown), [f.alias or name for name, f in current.model_fields.items()]
+    return tuple(shown), []
 
 
-def _field_by_key(model: type[BaseModel], key: str) -> Any:
+def _field_by_key(model: type[BaseModel], key: str) -> FieldInfo | None:
     for name, field in model.model_fields.items():
         if key in (name, field.alias):
-            return field.annotation
+            return field
     return None
+
+
+def _unwrap_annotated(tp: Any) -> Any:
+    while get_origin(tp) is typing.Annotated:
+        tp = get_args(tp)[0]
+    return tp
 
 
 def _unwrap(tp: Any) -> Any:

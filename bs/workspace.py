@@ -49,6 +49,7 @@ class Workspace:
 
     @cached_property
     def apps(self) -> AppsFile:
+        _ = self.config  # A broken bs.yaml is reported whichever file is asked for first.
         data = load_yaml_file(self.root / APPS_FILE, APPS_FILE)
         return validate_document(AppsFile, data, APPS_FILE)
 

@@ -13,10 +13,36 @@ from bs.errors import BsError
 MAX_YAML_BYTES = 1_000_000
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """The safe loader, refusing a key given twice in one mapping.
+
+    PyYAML keeps the last of duplicate keys silently: a second ``frontend:``
+    entry could swap an app's repository without anyone noticing.
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                duplicate = key in seen
+            except TypeError:
+                continue  # an unhashable key: construct_mapping reports it
+            if duplicate:
+                raise yaml.constructor.ConstructorError(
+                    "while reading a mapping", node.start_mark,
+                    f"the key {key!r} is given twice", key_node.start_mark,
+                )  # fmt: skip
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def parse_yaml(text: str, source: str) -> Any:
     """Parse YAML text with the safe loader; `source` names it in errors."""
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except RecursionError:
+        raise BsError(f"{source}: nested too deeply to be a bs file. Fix the file.") from None
     except yaml.MarkedYAMLError as exc:
         where = ""
         if exc.problem_mark is not None:

@@ -84,6 +84,9 @@ def cli(ctx: click.Context, directory: str) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; the one place errors become messages and exit statuses."""
+    from bs.gitenv import sanitize_environment
+
+    sanitize_environment()
     try:
         cli.main(args=argv, prog_name="bs", standalone_mode=False)
     except BsError as exc:

@@ -31,6 +31,7 @@ class PatchStatsCounter:
         self._carry = b""
         self._in_hunks = False
         self._files = 0
+        self._last_header = b""
         self._insertions = 0
         self._deletions = 0
 
@@ -55,17 +56,24 @@ class PatchStatsCounter:
         start = 0
         # A section may open on the very first line of the block.
         if data.startswith(b"diff --git "):
-            self._files += 1
-            self._in_hunks = False
+            self._open_section(data, 0)
         while start < end:
             header = data.find(_FILE_HEADER, start, end)
             segment_end = end if header < 0 else header + 1
             self._count_segment(data, start, segment_end)
             if header < 0:
                 break
-            self._files += 1
-            self._in_hunks = False
+            self._open_section(data, header + 1)
             start = header + 1
+
+    def _open_section(self, data: bytes, at: int) -> None:
+        # A file whose type changes (a file replaced by a symlink) comes as two
+        # sections under the same header; git counts it once, and so do we.
+        header = data[at : data.find(b"\n", at)]
+        if header != self._last_header:
+            self._files += 1
+        self._last_header = header
+        self._in_hunks = False
 
     def _count_segment(self, data: bytes, start: int, end: int) -> None:
         """Count +/- lines of one file section's part data[start:end]."""

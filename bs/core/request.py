@@ -13,6 +13,8 @@ COMMIT_SHA = r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$"
 APP_NAME = r"^[a-z0-9](?:[a-z0-9_-]{0,62})$"
 LOGIN = r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:\[bot\])?$"
 
+SHA256_HEX = r"^[0-9a-f]{64}$"
+
 CommitSha = Annotated[str, Field(pattern=COMMIT_SHA, description="a full commit id")]
 
 
@@ -27,7 +29,7 @@ class VersionRef(_Strict):
 
 class PatchInfo(_Strict):
     file: str = Field(description="the patch file's path in the requests repository")
-    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] = Field(
+    sha256: Annotated[str, Field(pattern=SHA256_HEX)] = Field(
         description="SHA-256 of the uncompressed `git diff --binary --full-index FROM TO`"
     )
     files_changed: int = Field(ge=0)
@@ -61,11 +63,17 @@ class ReleaseRequest(_Strict):
     def _utc(cls, value: datetime) -> datetime:
         if value.tzinfo is None:
             raise ValueError("requested_at must carry a time zone (UTC, ending in Z)")
-        return value.astimezone(UTC)
+        # The file keeps whole seconds; so does the model, so both compare equal.
+        return value.astimezone(UTC).replace(microsecond=0)
 
     @field_serializer("requested_at")
     def _iso(self, value: datetime) -> str:
         return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    @classmethod
+    def from_document(cls, data: object) -> ReleaseRequest:
+        """Validate a parsed request file: only the published keys (``from``, not ``from_``)."""
+        return cls.model_validate(data, by_alias=True, by_name=False)
 
     @property
     def request_path(self) -> str:

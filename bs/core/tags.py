@@ -18,13 +18,14 @@ from bs.errors import BsError
 
 SchemeKind = Literal["release", "v", "semver", "regex"]
 
-_RELEASE = re.compile(r"release_(\d+)")
-_V = re.compile(r"v(\d+)")
+_RELEASE = re.compile(r"release_([0-9]+)")
+_V = re.compile(r"v([0-9]+)")
 # semver.org's grammar, with an optional leading "v" as most repositories use.
 _SEMVER = re.compile(
     r"v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
     r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
-    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?"
+    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?",
+    re.ASCII,  # \d is any Unicode digit otherwise: "1.0.0-rc.1١" is no version
 )
 
 #: What each scheme's tags look like, for messages.

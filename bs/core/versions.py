@@ -61,10 +61,8 @@ def judge_newer(
             "it is older (a rollback) or on another line of history (a fork). "
             f"Ask for a tag made after {deployed.tag or deployed.commit[:12]} (see `bs tags {app}`)."
         )
-    if (
-        deployed.tag is not None
-        and requested.tag is not None
-        and scheme.compare(requested.tag, deployed.tag) <= 0
+    if _both_in_scheme(scheme, deployed.tag, requested.tag) and (
+        scheme.compare(requested.tag, deployed.tag) <= 0  # type: ignore[arg-type]
     ):
         raise BsError(
             f"{app}: {requested.tag} does not come after the deployed {deployed.tag} "
@@ -89,9 +87,18 @@ def mark_newer(
             newer = True
         elif ref.commit == deployed.commit or ref.commit not in descendants:
             newer = False
-        elif deployed.tag is not None:
-            newer = scheme.compare(ref.name, deployed.tag) > 0
+        elif _both_in_scheme(scheme, deployed.tag, ref.name):
+            newer = scheme.compare(ref.name, deployed.tag) > 0  # type: ignore[arg-type]
         else:
             newer = True
         marked.append((ref, newer))
     return marked
+
+
+def _both_in_scheme(scheme: TagScheme, a: str | None, b: str | None) -> bool:
+    """Whether the scheme order can speak: both tags exist and are in the scheme.
+
+    A deployed tag of an older scheme (release_4572 under scheme v) leaves
+    ancestry alone to decide.
+    """
+    return a is not None and b is not None and scheme.matches(a) and scheme.matches(b)

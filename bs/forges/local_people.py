@@ -6,9 +6,12 @@ from typing import Annotated
 
 from pydantic import Field, RootModel
 
-Login = Annotated[str, Field(pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:\[bot\])?$")]
-Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
-TeamName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+from bs.config import EMAIL, TEAM_NAME
+from bs.core.request import LOGIN
+
+Login = Annotated[str, Field(pattern=LOGIN)]
+Email = Annotated[str, Field(pattern=EMAIL)]
+TeamName = Annotated[str, Field(pattern=TEAM_NAME)]
 
 
 class UsersFile(RootModel[dict[Login, Email]]):

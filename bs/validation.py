@@ -79,6 +79,16 @@ def _describe_one(model: type[BaseModel], error: Any) -> str:
         hint = f"allowed keys here: {', '.join(allowed)}" if allowed else "remove it"
         where = f" in {_dotted(parent_loc)}" if parent_loc else ""
         return f"unknown key '{key}'{where}: {hint}."
+    if kind == "union_tag_invalid":
+        ctx = error.get("ctx", {})
+        key = str(ctx.get("discriminator", "")).strip("'")
+        return (
+            f"{_dotted((*loc, key))}: '{ctx.get('tag')}' is not one bs knows: "
+            f"use {ctx.get('expected_tags')}."
+        )
+    if kind == "union_tag_not_found":
+        key = str(error.get("ctx", {}).get("discriminator", "")).strip("'")
+        return f"{_dotted((*loc, key))}: required key is missing: add it."
     if kind == "missing":
         return f"{_dotted(loc)}: required key is missing: add it."
     if kind == "string_pattern_mismatch":

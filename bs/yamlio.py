@@ -31,7 +31,7 @@ class _StrictLoader(yaml.SafeLoader):
             if duplicate:
                 raise yaml.constructor.ConstructorError(
                     "while reading a mapping", node.start_mark,
-                    f"the key {key!r} is given twice", key_node.start_mark,
+                    f"the key {key!r} is given twice (keep one)", key_node.start_mark,
                 )  # fmt: skip
             seen.add(key)
         return super().construct_mapping(node, deep=deep)

@@ -115,9 +115,12 @@ def test_bs_yaml_unknown_forge_kind_names_the_allowed_kinds(app_world: World) ->
     output = user_error(
         run_with_bs_yaml(app_world, GOOD_BS_YAML.replace("kind: local", "kind: gitlab"))
     )
-    assert "forge" in output
-    assert "gitlab" in output
-    assert "'local'" in output
+    assert "forge.kind: 'gitlab' is not one bs knows: use 'local'." in output
+
+
+def test_bs_yaml_forge_without_kind_names_the_key(app_world: World) -> None:
+    output = user_error(run_with_bs_yaml(app_world, GOOD_BS_YAML.replace("kind: local, ", "")))
+    assert "forge.kind: required key is missing: add it." in output
 
 
 def test_bs_yaml_unknown_key_in_forge_lists_the_forges_keys(app_world: World) -> None:
@@ -304,8 +307,13 @@ def test_apps_bad_app_name(app_world: World) -> None:
 def test_apps_unknown_deployed_source_names_the_allowed_one(app_world: World) -> None:
     body = GOOD_APP.replace("{source: ref, ref: deployed-to-production}", "{source: http}")
     output = user_error(run_with_apps_yaml(app_world, apps_yaml(body)))
-    assert "apps.frontend.deployed" in output
-    assert "'ref'" in output
+    assert "apps.frontend.deployed.source: 'http' is not one bs knows: use 'ref'." in output
+
+
+def test_apps_deployed_without_source_names_the_key(app_world: World) -> None:
+    body = GOOD_APP.replace("{source: ref, ref: deployed-to-production}", "{ref: deployed}")
+    output = user_error(run_with_apps_yaml(app_world, apps_yaml(body)))
+    assert "apps.frontend.deployed.source: required key is missing: add it." in output
 
 
 def test_apps_unknown_key_in_deployed_lists_its_keys(app_world: World) -> None:

@@ -7,6 +7,7 @@ import sys
 import click
 
 from bs.cli.context import CliContext, emit_json, json_option, pass_cli
+from bs.core.words import count_noun
 
 
 @click.command("open-request")
@@ -72,7 +73,7 @@ def open_request(
     stats = request.patch
     click.echo(f"Request {request.id}: {app} {since} -> {tag}")
     click.echo(
-        f"  {_count(stats.commits, 'commit')}, {_count(stats.files_changed, 'file')} changed, "
+        f"  {count_noun(stats.commits, 'commit')}, {count_noun(stats.files_changed, 'file')} changed, "
         f"+{stats.insertions} -{stats.deletions}"
     )
     click.echo(f"  patch {result.patch_file} sha256 {stats.sha256}")
@@ -80,10 +81,6 @@ def open_request(
         click.echo(f"Dry run: nothing pushed. The files are in {result.dry_run_dir}")
     else:
         click.echo(f"Opened pull request #{pull.number}: {pull.url}")
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 class _Progress:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from bs import gitcmd
 from bs.core.request import ReleaseRequest
+from bs.core.words import count_noun
 from bs.patchfile import PatchResult
 
 MAX_LISTED_COMMITS = 50
@@ -32,8 +33,8 @@ def pull_request_body(request: ReleaseRequest, git_dir: Path, patch: PatchResult
         f"{request.from_.commit if request.from_ else ''} |",
         f"| requested | {_tag(request.to.tag)} | {request.to.commit} |",
         "",
-        f"{stats.commits} commits, {stats.files_changed} files changed, "
-        f"+{stats.insertions} −{stats.deletions}.",
+        f"{count_noun(stats.commits, 'commit')}, {count_noun(stats.files_changed, 'file')} changed, "
+        f"+{stats.insertions:,} −{stats.deletions:,}.",
         "",
         f"Patch: `{stats.file}`, SHA-256 `{stats.sha256}` over "
         f"{patch.size:,} bytes of `git diff --binary --full-index`.",
@@ -44,7 +45,12 @@ def pull_request_body(request: ReleaseRequest, git_dir: Path, patch: PatchResult
             "the digest is over the uncompressed patch."
         )
     if request.reason:
-        lines += ["", "Reason:", "", *(f"> {line}" for line in request.reason.splitlines())]
+        lines += [
+            "",
+            "Reason:",
+            "",
+            *(f"> {_escape(line)}" for line in request.reason.splitlines()),
+        ]
     lines += ["", "<details><summary>Commits</summary>", ""]
     log = gitcmd.run(
         git_dir, "log", f"--max-count={MAX_LISTED_COMMITS}", "--format=- `%h` %s (%an)",
@@ -55,14 +61,33 @@ def pull_request_body(request: ReleaseRequest, git_dir: Path, patch: PatchResult
         lines.append(f"- … and {stats.commits - MAX_LISTED_COMMITS} more")
     lines += ["", "</details>", "", "<details><summary>Files</summary>", ""]
     names = gitcmd.run(
-        git_dir, "-c", "core.quotePath=true", "diff", "--name-status", "--no-renames",
-        from_commit or gitcmd.EMPTY_TREE_SHA1, request.to.commit,
+        git_dir, "-c", "core.quotePath=true", "diff", "--name-status", "--find-renames", "-l1000",
+        "--no-ext-diff", from_commit or gitcmd.EMPTY_TREE_SHA1, request.to.commit,
     ).splitlines()  # fmt: skip
-    lines += [f"- `{_escape(n)}`" for n in names[:MAX_LISTED_FILES]]
+    lines += [_file_line(n) for n in names[:MAX_LISTED_FILES]]
     if len(names) > MAX_LISTED_FILES:
         lines.append(f"- … and {len(names) - MAX_LISTED_FILES} more")
     lines += ["", "</details>", "", f"Request id `{request.id}`. Opened with `bs open-request`."]
     return "\n".join(lines) + "\n"
+
+
+_STATUS_WORDS = {
+    "A": "added", "C": "copied", "D": "deleted", "M": "modified",
+    "R": "renamed", "T": "type changed", "U": "unmerged", "X": "unknown",
+}  # fmt: skip
+
+
+def _file_line(name_status: str) -> str:
+    """One line of `git diff --name-status` as a list item."""
+    status, *paths = name_status.split("\t")
+    word = _STATUS_WORDS.get(status[:1], status)
+    shown = " → ".join(f"`{_code(p)}`" for p in paths)
+    return f"- {word} {shown}"
+
+
+def _code(text: str) -> str:
+    # A path inside a code span: a backtick would end the span early.
+    return text.replace("`", "'")
 
 
 def _tag(tag: str | None) -> str:

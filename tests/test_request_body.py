@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from bs.forges.local import LocalForge
 from tests.conftest import World
@@ -54,3 +55,17 @@ def test_first_deploy_title(world: World) -> None:
 
     assert title == "Release frontend release_1 (first deploy)"
     assert "| deployed | (nothing yet) |" in body
+
+
+def test_a_missing_requests_repository_fails_before_the_patch(world: World, tmp_path: Path) -> None:
+    app = world.add_app("frontend")
+    app.write("a.txt", "one\n").commit("first")
+    app.tag("release_1")
+    app.push_to(world.app_bare("alphagov/frontend"))
+    (world.checkout / "bs.yaml").write_text(
+        "version: 1\nforge: {kind: local, path: ../forge}\nrequests_repo: alphagov/nowhere\n"
+    )
+    result = world.bs("open-request", "frontend", "release_1", "--dry-run")
+    assert result.exit_code == 1
+    assert "repository alphagov/nowhere does not exist on the local forge" in result.stderr
+    assert "Traceback" not in result.output

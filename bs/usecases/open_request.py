@@ -65,6 +65,8 @@ def open_request(
     if reason is not None and len(reason) > MAX_REASON_CHARS:
         raise BsError(f"--reason is {len(reason)} characters: keep it under {MAX_REASON_CHARS}.")
     user = forge.current_user()
+    # Fail before the long work if the requests repository is not there.
+    base = forge.default_branch(workspace.config.requests_repo)
     releases = read_releases(forge, app, config)
     wanted = releases.find_tag(tag)
     requested = Version(wanted.commit, wanted.name)
@@ -113,7 +115,7 @@ def open_request(
         if dry_run:
             return OpenedRequest(request, request_path, patch_path, patch, None, work)
         pull = _push_and_open(
-            workspace, forge, request, git_dir, patch,
+            workspace, forge, request, git_dir, patch, base,
             files=[(request_path, yaml_path), (patch_path, patch.path)],
         )  # fmt: skip
     except BaseException:
@@ -129,10 +131,10 @@ def _push_and_open(
     request: ReleaseRequest,
     git_dir: Path,
     patch: PatchResult,
+    base: str,
     files: list[tuple[str, Path]],
 ) -> PullRequest:
     repo = workspace.config.requests_repo
-    base = forge.default_branch(repo)
     branch = f"request/{request.app}/{request.id}"
     title = pull_request_title(request)
     body = pull_request_body(request, git_dir, patch)

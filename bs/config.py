@@ -12,14 +12,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ByteSize, ConfigDict, Field, field_validator, model_validator
 
-from bs.core.request import APP_NAME
+from bs.core.names import APP_NAME, EMAIL, GIT_REF_NAME, REPO_NAME
 from bs.core.tags import SchemeKind, TagScheme
 from bs.errors import BsError
-
-REPO_NAME = r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$"
-EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
-TEAM_NAME = r"^[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$"
-GIT_REF_NAME = r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$"
 
 RepoName = Annotated[str, Field(pattern=REPO_NAME, description="OWNER/NAME, as on GitHub")]
 

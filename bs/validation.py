@@ -19,18 +19,17 @@ _MAX_LISTED = 10
 
 def _pattern_names() -> dict[str, str]:
     """What the patterns of the files' fields mean, for messages."""
-    from bs import config
-    from bs.core import ids, request
+    from bs.core import ids, names
 
     return {
-        config.REPO_NAME: "a repository name: OWNER/NAME, e.g. alphagov/frontend",
-        request.APP_NAME: "a name of lower-case letters, digits, '-' and '_' (e.g. frontend)",
-        config.EMAIL: "an email address",
-        config.GIT_REF_NAME: "a branch name, e.g. deployed-to-production",
-        config.TEAM_NAME: "a team: ORG/TEAM, e.g. alphagov/deployers",
-        request.LOGIN: "a login (letters, digits and '-')",
-        request.COMMIT_SHA: "a full commit id (40 or 64 hex digits)",
-        request.SHA256_HEX: "a SHA-256 digest (64 lower-case hex digits)",
+        names.REPO_NAME: "a repository name: OWNER/NAME, e.g. alphagov/frontend",
+        names.APP_NAME: "a name of lower-case letters, digits, '-' and '_' (e.g. frontend)",
+        names.EMAIL: "an email address",
+        names.GIT_REF_NAME: "a branch name, e.g. deployed-to-production",
+        names.TEAM_NAME: "a team: ORG/TEAM, e.g. alphagov/deployers",
+        names.LOGIN: "a login (letters, digits and '-')",
+        names.COMMIT_SHA: "a full commit id (40 or 64 hex digits)",
+        names.SHA256_HEX: "a SHA-256 digest (64 lower-case hex digits)",
         ids.REQUEST_ID_PATTERN: "a request id: YYYYMMDD- and 16 base32 characters",
     }
 

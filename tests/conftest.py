@@ -185,22 +185,27 @@ class World:
         self, *args: str, user: str | None = "alice", env: Mapping[str, str] | None = None
     ) -> Result:
         """Run the `bs` CLI in-process from the checkout, as `user`."""
-        runner = CliRunner()
         full_env = {"BS_USER": user} if user else {}
         full_env.update(env or {})
-        old = Path.cwd()
-        os.chdir(self.checkout)
-        try:
-            with runner.isolation(env=full_env) as (out, err, *_):
-                try:
-                    main(list(args))
-                    code = 0
-                except SystemExit as exc:
-                    code = int(exc.code or 0)
-                stdout, stderr = out.getvalue().decode(), err.getvalue().decode()
-        finally:
-            os.chdir(old)
-        return Result(code, stdout, stderr)
+        return run_bs(self.checkout, *args, env=full_env)
+
+
+def run_bs(cwd: Path, *args: str, env: Mapping[str, str] | None = None) -> Result:
+    """Run the `bs` CLI in-process from `cwd`, returning its exit status and output."""
+    runner = CliRunner()
+    old = Path.cwd()
+    os.chdir(cwd)
+    try:
+        with runner.isolation(env=dict(env or {})) as (out, err, *_):
+            try:
+                main(list(args))
+                code = 0
+            except SystemExit as exc:
+                code = int(exc.code or 0)
+            stdout, stderr = out.getvalue().decode(), err.getvalue().decode()
+    finally:
+        os.chdir(old)
+    return Result(code, stdout, stderr)
 
 
 @pytest.fixture

@@ -6,35 +6,15 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
 from pathlib import Path
 
 import click
 import pytest
-from click.testing import CliRunner
 
-from bs.cli.main import COMMANDS, LazyGroup, cli, main
-from tests.conftest import Result, World
+from bs.cli.main import COMMANDS, LazyGroup, cli
+from tests.conftest import Result, World, run_bs
 
 HEAVY_MODULES = ("git", "pydantic", "github", "yaml", "jinja2", "isal")
-
-
-def run_bs(cwd: Path, *args: str, env: Mapping[str, str] | None = None) -> Result:
-    """Run the CLI in-process from `cwd` (like World.bs, but anywhere)."""
-    runner = CliRunner()
-    old = Path.cwd()
-    os.chdir(cwd)
-    try:
-        with runner.isolation(env=dict(env or {})) as (out, err, *_):
-            try:
-                main(list(args))
-                code = 0
-            except SystemExit as exc:
-                code = int(exc.code or 0)
-            stdout, stderr = out.getvalue().decode(), err.getvalue().decode()
-    finally:
-        os.chdir(old)
-    return Result(code, stdout, stderr)
 
 
 def simple_app(world: World) -> str:

@@ -8,12 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 
 from bs.core.ids import REQUEST_ID_PATTERN
-
-COMMIT_SHA = r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$"
-APP_NAME = r"^[a-z0-9](?:[a-z0-9_-]{0,62})$"
-LOGIN = r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:\[bot\])?$"
-
-SHA256_HEX = r"^[0-9a-f]{64}$"
+from bs.core.names import APP_NAME, COMMIT_SHA, LOGIN, SHA256_HEX
 
 CommitSha = Annotated[str, Field(pattern=COMMIT_SHA, description="a full commit id")]
 

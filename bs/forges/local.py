@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bs import gitcmd
+from bs.core.names import REPO_NAME
 from bs.core.pulls import (
     REVIEW_STATES,
     Comment,
@@ -35,8 +36,7 @@ from bs.forges import local_records as records
 from bs.validation import validate_document
 from bs.yamlio import load_yaml_file
 
-_REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$")
-_LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:\[bot\])?$")
+_REPO = re.compile(REPO_NAME)
 STATUS_DESCRIPTION_LIMIT = 140
 
 Clock = Callable[[], datetime]

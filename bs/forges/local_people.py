@@ -6,8 +6,7 @@ from typing import Annotated
 
 from pydantic import Field, RootModel
 
-from bs.config import EMAIL, TEAM_NAME
-from bs.core.request import LOGIN
+from bs.core.names import EMAIL, LOGIN, TEAM_NAME
 
 Login = Annotated[str, Field(pattern=LOGIN)]
 Email = Annotated[str, Field(pattern=EMAIL)]

@@ -36,27 +36,37 @@ class PatchStatsCounter:
         self._deletions = 0
 
     def feed(self, chunk: bytes | memoryview) -> None:
-        data = self._carry + bytes(chunk) if self._carry else bytes(chunk)
-        cut = data.rfind(b"\n")
+        data = bytes(chunk)
+        start = 0
+        if self._carry:
+            # Finish the line split across chunks on its own, without copying the chunk.
+            first = data.find(b"\n")
+            if first < 0:
+                self._carry += data
+                return
+            line = self._carry + data[: first + 1]
+            self._carry = b""
+            self._count_lines(line, 0, len(line))
+            start = first + 1
+        cut = data.rfind(b"\n", start)
         if cut < 0:
-            self._carry = data
+            self._carry = data[start:]
             return
         # Only whole lines are counted; the rest waits for the next chunk.
         self._carry = data[cut + 1 :]
-        self._count_lines(data, cut + 1)
+        self._count_lines(data, start, cut + 1)
 
     def stats(self) -> PatchStats:
         if self._carry:
             carry, self._carry = self._carry + b"\n", b""
-            self._count_lines(carry, len(carry))
+            self._count_lines(carry, 0, len(carry))
         return PatchStats(self._files, self._insertions, self._deletions)
 
-    def _count_lines(self, data: bytes, end: int) -> None:
-        """Count the whole lines in data[:end], which starts at a line start."""
-        start = 0
+    def _count_lines(self, data: bytes, start: int, end: int) -> None:
+        """Count the whole lines in data[start:end]; `start` is a line start."""
         # A section may open on the very first line of the block.
-        if data.startswith(b"diff --git "):
-            self._open_section(data, 0)
+        if data.startswith(b"diff --git ", start):
+            self._open_section(data, start)
         while start < end:
             header = data.find(_FILE_HEADER, start, end)
             segment_end = end if header < 0 else header + 1

@@ -14,7 +14,6 @@ import re
 import tempfile
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +32,7 @@ from bs.core.pulls import (
 from bs.core.tags import TagRef
 from bs.errors import BsError
 from bs.forges import local_records as records
-from bs.validation import validate_document
-from bs.yamlio import load_yaml_file
+from bs.forges.local_people import LocalPeople
 
 _REPO = re.compile(REPO_NAME)
 STATUS_DESCRIPTION_LIMIT = 140
@@ -55,50 +53,19 @@ class LocalForge:
                 f"local forge folder {root} does not exist: create it, or fix forge.path in bs.yaml."
             )
         self.root = root
-        self._user = user
+        self.people = LocalPeople(root, user)
         self._clock = clock
 
-    # -- people --------------------------------------------------------------
-
-    @cached_property
-    def users(self) -> dict[str, str]:
-        from bs.forges.local_people import UsersFile
-
-        path = self.root / "users.yaml"
-        data = load_yaml_file(path, str(path))
-        return dict(validate_document(UsersFile, data, str(path)).root)
-
-    @cached_property
-    def teams(self) -> dict[str, list[str]]:
-        from bs.forges.local_people import TeamsFile
-
-        path = self.root / "teams.yaml"
-        if not path.exists():
-            return {}
-        data = load_yaml_file(path, str(path))
-        return {
-            team: list(members)
-            for team, members in validate_document(TeamsFile, data, str(path)).root.items()
-        }
+    # -- people (users.yaml, teams.yaml and BS_USER) ------------------------
 
     def current_user(self) -> str:
-        if not self._user:
-            raise BsError(
-                "BS_USER is not set: set it to your login on the local forge "
-                f"(one of {', '.join(sorted(self.users))})."
-            )
-        if self._user not in self.users:
-            raise BsError(
-                f"BS_USER '{self._user}' is not a user of the local forge: add it to "
-                f"{self.root / 'users.yaml'} or use one of {', '.join(sorted(self.users))}."
-            )
-        return self._user
+        return self.people.acting_user()
 
     def team_members(self, team: str) -> list[str]:
-        return list(self.teams.get(team, []))
+        return list(self.people.teams.get(team, []))
 
     def user_email(self, login: str) -> str | None:
-        return self.users.get(login)
+        return self.people.users.get(login)
 
     # -- repositories --------------------------------------------------------
 

@@ -11,8 +11,13 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
+from hypothesis import settings
 
 from bs.cli.main import main
+
+# No per-example deadline: a loaded 2-core CI machine must not turn slowness into failures.
+settings.register_profile("bs", deadline=None)
+settings.load_profile("bs")
 
 
 @pytest.fixture(autouse=True)

@@ -71,13 +71,13 @@ def _dotted(loc: Sequence[int | str]) -> str:
 
 def _describe_one(model: type[BaseModel], error: Any) -> str:
     kind = error["type"]
-    loc, allowed = _walk(model, tuple(error["loc"]))
     if kind == "extra_forbidden":
-        parent_loc, key = loc[:-1], loc[-1]
-        _, allowed = _walk(model, tuple(error["loc"])[:-1])
+        key = error["loc"][-1]
+        parent_loc, allowed = _walk(model, tuple(error["loc"])[:-1])
         hint = f"allowed keys here: {', '.join(allowed)}" if allowed else "remove it"
         where = f" in {_dotted(parent_loc)}" if parent_loc else ""
         return f"unknown key '{key}'{where}: {hint}."
+    loc, _ = _walk(model, tuple(error["loc"]))
     if kind == "union_tag_invalid":
         ctx = error.get("ctx", {})
         key = str(ctx.get("discriminator", "")).strip("'")
@@ -119,7 +119,7 @@ def _walk(
             current = field.annotation if field is not None else None
             if field is not None and field.discriminator is not None and path:
                 # A tagged union: pydantic puts the tag in the location.
-                members = get_args(_unwrap_annotated(current)) or (current,)
+                members = get_args(_unwrap(current)) or (current,)
                 current = _member_for_tag(members, str(path.pop(0)))
             continue
         origin = get_origin(current)
@@ -144,12 +144,6 @@ def _field_by_key(model: type[BaseModel], key: str) -> FieldInfo | None:
         if key in (name, field.alias):
             return field
     return None
-
-
-def _unwrap_annotated(tp: Any) -> Any:
-    while get_origin(tp) is typing.Annotated:
-        tp = get_args(tp)[0]
-    return tp
 
 
 def _unwrap(tp: Any) -> Any:

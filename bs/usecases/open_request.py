@@ -74,6 +74,7 @@ def open_request(
     deployed = releases.deployed
     contains = deployed is None or gitcmd.is_ancestor(git_dir, deployed.commit, requested.commit)
     judge_newer(app, releases.scheme, deployed, requested, requested_contains_deployed=contains)
+    from_commit = deployed.commit if deployed else None
 
     when = now()
     request_id = new_request_id(when, random_bytes(16))
@@ -81,16 +82,14 @@ def open_request(
     try:
         patch = write_patch(
             git_dir,
-            deployed.commit if deployed else None,
+            from_commit,
             requested.commit,
             work / f"{request_id}.patch",
             compress_above=workspace.config.patch.compress_above,
             max_stored=workspace.config.patch.max_stored,
             progress=progress,
         )
-        commits = gitcmd.count_commits(
-            git_dir, deployed.commit if deployed else None, requested.commit
-        )
+        commits = gitcmd.count_commits(git_dir, from_commit, requested.commit)
         patch_path = patch_file_path(app, request_id, compressed=patch.compressed)
         request = ReleaseRequest(
             id=request_id,

@@ -81,6 +81,18 @@ def work_repo(world: World, name: str) -> WorkRepo:
     return repo
 
 
+def add_fork_release_4(world: World) -> str:
+    """Tag release_4 on a hotfix branch off release_1, deploy release_2; return the fork."""
+    app = work_repo(world, "frontend")
+    app.checkout("release_1", new_branch="hotfix")
+    app.write("hotfix.txt", "fix\n")
+    fork = app.commit("hotfix")
+    app.tag("release_4")
+    app.push_to(world.app_bare(FRONTEND))
+    world.deploy(FRONTEND, "release_2")
+    return fork
+
+
 def as_json(result: Any) -> Any:
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
@@ -336,13 +348,7 @@ def test_unknown_app_is_refused(world: World) -> None:
 
 def test_a_fork_is_refused_naming_both(world: World) -> None:
     build_frontend(world)
-    app = work_repo(world, "frontend")
-    app.checkout("release_1", new_branch="hotfix")
-    app.write("hotfix.txt", "fix\n")
-    app.commit("hotfix")
-    app.tag("release_4")
-    app.push_to(world.app_bare(FRONTEND))
-    world.deploy(FRONTEND, "release_2")
+    add_fork_release_4(world)
     message = expect_refused(
         world.bs("open-request", "frontend", "release_4"), "release_4", "release_2"
     )
@@ -353,13 +359,7 @@ def test_a_fork_is_refused_naming_both(world: World) -> None:
 def test_a_fork_grafted_onto_the_deployed_commit_is_still_refused(world: World) -> None:
     """`git replace --graft` in the app repository must not fake ancestry."""
     commits = build_frontend(world)
-    app = work_repo(world, "frontend")
-    app.checkout("release_1", new_branch="hotfix")
-    app.write("hotfix.txt", "fix\n")
-    fork = app.commit("hotfix")
-    app.tag("release_4")
-    app.push_to(world.app_bare(FRONTEND))
-    world.deploy(FRONTEND, "release_2")
+    fork = add_fork_release_4(world)
     bare = world.app_bare(FRONTEND)
     git(bare, "replace", "--graft", fork, commits["release_2"])
     expect_refused(world.bs("open-request", "frontend", "release_4"), "release_4", "release_2")
@@ -651,13 +651,7 @@ def test_review_of_a_missing_pull_request(world: World) -> None:
 
 def test_tags_json_marks_newer_and_skips_forks(world: World) -> None:
     commits = build_frontend(world)
-    app = work_repo(world, "frontend")
-    app.checkout("release_1", new_branch="hotfix")
-    app.write("hotfix.txt", "fix\n")
-    fork = app.commit("hotfix")
-    app.tag("release_4")
-    app.push_to(world.app_bare(FRONTEND))
-    world.deploy(FRONTEND, "release_2")
+    fork = add_fork_release_4(world)
 
     data = as_json(world.bs("tags", "frontend", "--json"))
     assert data == {

@@ -44,8 +44,8 @@ def run(
     """Run ``git ARGS`` in `git_dir`; return stdout without the final newline."""
     try:
         out = git_at(git_dir).execute(
-            ["git", *args],
-            env=dict(env) if env else None,
+            _command(git_dir, args),
+            env=_env(env),
             istream=stdin,
             strip_newline_in_stdout=True,
         )
@@ -57,6 +57,31 @@ def run(
     except git.GitCommandNotFound:
         raise BsError("git is not installed or not on PATH: install git.") from None
     return str(out)
+
+
+def blob_size(git_dir: Path, commit: str, path: str) -> int | None:
+    """The size of the file at `path` in `commit`, or None when there is none."""
+    try:
+        out = git_at(git_dir).execute(
+            _command(git_dir, ["cat-file", "-s", f"{commit}:{path}"]), env=_env()
+        )
+    except git.GitCommandError:
+        return None
+    return int(str(out).strip())
+
+
+def read_blob(git_dir: Path, commit: str, path: str) -> bytes:
+    """The bytes of the file at `path` in `commit` (check its size first)."""
+    try:
+        out = git_at(git_dir).execute(
+            _command(git_dir, ["cat-file", "blob", f"{commit}:{path}"]),
+            env=_env(),
+            stdout_as_string=False,
+            strip_newline_in_stdout=False,
+        )
+    except git.GitCommandError:
+        raise GitFailed(f"{path} is not in commit {commit[:12]} of {git_dir}") from None
+    return bytes(out)
 
 
 def succeeds(git_dir: Path, *args: str) -> bool:
@@ -134,3 +159,13 @@ def start_process(git_dir: Path, args: Sequence[str]) -> GitProcess:
     if handle.proc is None:
         raise GitFailed(f"git {args[0]} did not start in {git_dir}")
     return GitProcess(handle, handle.proc)
+
+
+def changed_paths(git_dir: Path, from_commit: str | None, to_commit: str) -> list[str]:
+    """Every path FROM..TO changes; a rename gives both its old and new path."""
+    base = from_commit or EMPTY_TREE_SHA1
+    out = run(
+        git_dir, "diff", "--name-only", "-z", "--no-renames", "--no-ext-diff",
+        "--ignore-submodules=none", base, to_commit,
+    )  # fmt: skip
+    return [path for path in out.split("\0") if path]

@@ -11,7 +11,17 @@ from pathlib import Path
 from typing import Protocol
 
 from bs.config import AppConfig
-from bs.core.pulls import Comment, CommitStatus, PullRequest, Push, Review, ReviewState, StatusState
+from bs.core.pulls import (
+    Comment,
+    CommitStatus,
+    PullCommit,
+    PullFile,
+    PullRequest,
+    Push,
+    Review,
+    ReviewState,
+    StatusState,
+)
 from bs.core.tags import TagRef
 
 
@@ -56,6 +66,14 @@ class Forge(Protocol):
 
     def get_pull_request(self, repo: str, number: int) -> PullRequest: ...
 
+    def list_pull_files(self, repo: str, number: int) -> list[PullFile]:
+        """The files the pull request changes against where its branch left the base."""
+        ...
+
+    def list_pull_commits(self, repo: str, number: int) -> list[PullCommit]:
+        """The commits on the pull request's branch, with their authors' and committers' logins."""
+        ...
+
     def list_reviews(self, repo: str, number: int) -> list[Review]: ...
 
     def submit_review(self, repo: str, number: int, state: ReviewState, body: str) -> Review: ...
@@ -81,6 +99,10 @@ class Forge(Protocol):
     def team_members(self, team: str) -> list[str]:
         """Logins in ``ORG/TEAM``."""
         ...
+
+    def team_exists(self, team: str) -> bool: ...
+
+    def user_exists(self, login: str) -> bool: ...
 
     def user_email(self, login: str) -> str | None: ...
 

@@ -14,12 +14,16 @@ from typing import Any
 from pydantic import BaseModel
 
 from bs.config import AppsFile, BsConfig
+from bs.core.policy import Policy
+from bs.core.policytest import PolicyTestFile
 from bs.core.request import ReleaseRequest
 
 SCHEMAS: dict[str, type[BaseModel]] = {
     "bs.schema.json": BsConfig,
     "apps.schema.json": AppsFile,
     "request.schema.json": ReleaseRequest,
+    "policy.schema.json": Policy,
+    "policy-test.schema.json": PolicyTestFile,
 }
 
 

@@ -7,10 +7,11 @@ import typing
 from collections.abc import Sequence
 from typing import Any, TypeVar, get_args, get_origin
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Tag, ValidationError
 from pydantic.fields import FieldInfo
 
 from bs.errors import BsError
+from bs.yamlio import Lines
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -34,8 +35,13 @@ def _pattern_names() -> dict[str, str]:
     }
 
 
-def validate_document(model: type[ModelT], data: Any, source: str) -> ModelT:
-    """Validate parsed YAML/JSON against `model`, raising one clear `BsError`."""
+def validate_document(
+    model: type[ModelT], data: Any, source: str, lines: Lines | None = None
+) -> ModelT:
+    """Validate parsed YAML/JSON against `model`, raising one clear `BsError`.
+
+    With `lines` (from ``bs.yamlio.parse_yaml_with_lines``) each problem names its line.
+    """
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -45,14 +51,28 @@ def validate_document(model: type[ModelT], data: Any, source: str) -> ModelT:
         # Files use the published keys only (``from``, never ``from_``).
         return model.model_validate(data, by_alias=True, by_name=False)
     except ValidationError as exc:
-        raise BsError(describe_errors(model, exc, source)) from None
+        raise BsError(describe_errors(model, exc, source, lines)) from None
 
 
-def describe_errors(model: type[BaseModel], exc: ValidationError, source: str) -> str:
+def line_of(lines: Lines, loc: Sequence[int | str]) -> int | None:
+    """The line of the deepest part of `loc` the file has."""
+    path = tuple(loc)
+    while path:
+        if path in lines:
+            return lines[path]
+        path = path[:-1]
+    return lines.get(())
+
+
+def describe_errors(
+    model: type[BaseModel], exc: ValidationError, source: str, where: Lines | None = None
+) -> str:
     lines = []
     errors = exc.errors(include_url=False)
     for error in errors[:_MAX_LISTED]:
-        lines.append(f"  {_describe_one(model, error)}")
+        loc, text = _describe_one(model, error)
+        line = line_of(where, loc) if where else None
+        lines.append(f"  line {line}: {text}" if line else f"  {text}")
     if len(errors) > _MAX_LISTED:
         lines.append(f"  ... and {len(errors) - _MAX_LISTED} more")
     plural = "s" if len(errors) > 1 else ""
@@ -69,7 +89,13 @@ def _dotted(loc: Sequence[int | str]) -> str:
     return "".join(parts) or "(top level)"
 
 
-def _describe_one(model: type[BaseModel], error: Any) -> str:
+def _describe_one(model: type[BaseModel], error: Any) -> tuple[tuple[int | str, ...], str]:
+    """Where the error is (as the file spells it) and what it says."""
+    loc, _ = _walk(model, tuple(error["loc"]))
+    return loc, _describe_at(model, error, loc)
+
+
+def _describe_at(model: type[BaseModel], error: Any, loc: tuple[int | str, ...]) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
         key = error["loc"][-1]
@@ -77,7 +103,6 @@ def _describe_one(model: type[BaseModel], error: Any) -> str:
         hint = f"allowed keys here: {', '.join(allowed)}" if allowed else "remove it"
         where = f" in {_dotted(parent_loc)}" if parent_loc else ""
         return f"unknown key '{key}'{where}: {hint}."
-    loc, _ = _walk(model, tuple(error["loc"]))
     if kind == "union_tag_invalid":
         ctx = error.get("ctx", {})
         key = str(ctx.get("discriminator", "")).strip("'")
@@ -158,6 +183,13 @@ def _unwrap(tp: Any) -> Any:
 
 
 def _member_for_tag(members: Sequence[Any], tag: str) -> Any:
+    for member in members:
+        # A callable discriminator's members carry `Tag(...)` in their metadata.
+        if get_origin(member) is typing.Annotated and any(
+            isinstance(meta, Tag) and meta.tag == tag
+            for meta in getattr(member, "__metadata__", ())
+        ):
+            return member
     for member in members:
         member = _unwrap(member)
         if not (isinstance(member, type) and issubclass(member, BaseModel)):

@@ -37,10 +37,80 @@ class _StrictLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+#: Where each value starts in the file: key path -> line number (1-based).
+Lines = dict[tuple[int | str, ...], int]
+
+#: Aliases can make a few lines expand to billions of values (a "YAML bomb"):
+#: refuse a document whose expanded size is larger than this.
+MAX_YAML_VALUES = 100_000
+
+
 def parse_yaml(text: str, source: str) -> Any:
     """Parse YAML text with the safe loader; `source` names it in errors."""
+    return parse_yaml_with_lines(text, source)[0]
+
+
+def _expanded_size(root: yaml.Node, source: str) -> None:
+    """Count values as if aliases were expanded, without expanding them."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if id(node) in sizes:
+            continue
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        if not children_done:
+            stack.append((node, True))
+            stack.extend((c, False) for c in children if id(c) not in sizes)
+            continue
+        size = 1 + sum(sizes.get(id(c), 1) for c in children)
+        if size > MAX_YAML_VALUES:
+            raise BsError(
+                f"{source}: expands to more than {MAX_YAML_VALUES:,} values through aliases "
+                f"(anchor at line {node.start_mark.line + 1}): write the values out instead."
+            )
+        sizes[id(node)] = size
+
+
+def _node_lines(root: yaml.Node) -> Lines:
+    lines: Lines = {(): root.start_mark.line + 1}
+    seen: set[int] = set()
+    stack: list[tuple[tuple[int | str, ...], yaml.Node]] = [((), root)]
+    while stack:
+        path, node = stack.pop()
+        if id(node) in seen:
+            continue  # an alias: its lines are the anchor's
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                if isinstance(key_node, yaml.ScalarNode):
+                    child = (*path, key_node.value)
+                    lines[child] = key_node.start_mark.line + 1
+                    stack.append((child, value_node))
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                lines[(*path, index)] = item.start_mark.line + 1
+                stack.append(((*path, index), item))
+    return lines
+
+
+def parse_yaml_with_lines(text: str, source: str) -> tuple[Any, Lines]:
+    """Parse YAML text, also returning the line where each value starts."""
     try:
-        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+        loader = _StrictLoader(text)
+        try:
+            node = loader.get_single_node()
+            if node is None:
+                return None, {}
+            _expanded_size(node, source)
+            lines = _node_lines(node)
+            return loader.construct_document(node), lines
+        finally:
+            loader.dispose()
     except RecursionError:
         raise BsError(f"{source}: nested too deeply to be a bs file. Fix the file.") from None
     except yaml.MarkedYAMLError as exc:
@@ -56,6 +126,10 @@ def parse_yaml(text: str, source: str) -> Any:
 
 def load_yaml_file(path: Path, display: str | None = None) -> Any:
     """Read and parse a YAML file, with errors that name it."""
+    return load_yaml_file_with_lines(path, display)[0]
+
+
+def load_yaml_file_with_lines(path: Path, display: str | None = None) -> tuple[Any, Lines]:
     name = display or str(path)
     try:
         size = path.stat().st_size
@@ -73,7 +147,7 @@ def load_yaml_file(path: Path, display: str | None = None) -> Any:
         raise BsError(f"{name}: not UTF-8 text. Save it as UTF-8.") from None
     except OSError as exc:
         raise BsError(f"{name}: cannot be read ({exc.strerror}).") from None
-    return parse_yaml(text, name)
+    return parse_yaml_with_lines(text, name)
 
 
 def dump_yaml(data: Any) -> str:

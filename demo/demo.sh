@@ -20,6 +20,15 @@ refused() {
   if (eval "$@") 2>&1; then echo "demo: expected that to be refused" >&2; exit 1; fi
   note "(refused, exit status non-zero, as it should be)"
 }
+# The same, for a command whose exit status says something (bs check: 1 pending, 2 rejected).
+expect_status() {
+  local want=$1; shift
+  printf '%s$ %s%s\n' "$bold" "$*" "$reset"
+  local got=0
+  (eval "$@") 2>&1 || got=$?
+  if [ "$got" != "$want" ]; then echo "demo: expected exit status $want, got $got" >&2; exit 1; fi
+  note "(exit status $got)"
+}
 
 rm -rf "$DEMO"
 mkdir -p "$FORGE/alphagov" "$DEMO/seed"
@@ -31,13 +40,17 @@ git config --file "$GIT_CONFIG_GLOBAL" user.email dev@example.gov.uk
 say "1. A local forge: bare repositories, users and teams in one folder"
 cat > "$FORGE/users.yaml" <<'YAML'
 alice: alice@example.gov.uk     # a developer who may not deploy
-bob: bob@example.gov.uk         # a reviewer
-carol: carol@example.gov.uk     # another reviewer
+erin: erin@example.gov.uk       # another developer
+bob: bob@example.gov.uk         # a deployer
+carol: carol@example.gov.uk     # another deployer
+dave: dave@example.gov.uk       # a DBA
 YAML
 cat > "$FORGE/teams.yaml" <<'YAML'
+alphagov/developers: [alice, erin]
 alphagov/deployers: [bob, carol]
+alphagov/dba: [dave]
 YAML
-note "users.yaml: alice (developer), bob and carol (reviewers); teams.yaml: alphagov/deployers"
+note "users.yaml: alice and erin (developers), bob and carol (deployers), dave (DBA); teams.yaml: the three teams"
 
 # An app repository with a few releases, built the way a real one grows.
 commit() { git -C "$1" add -A && git -C "$1" commit -q -m "$2"; }
@@ -64,15 +77,17 @@ api="$DEMO/seed/publishing-api"
 git init -q "$api"
 echo "v1" > "$api/VERSION"; commit "$api" "1.0.0"; git -C "$api" tag v1.0.0
 echo "v1.1-rc" > "$api/VERSION"; commit "$api" "1.1.0-rc.1"; git -C "$api" tag v1.1.0-rc.1
-echo "v1.1" > "$api/VERSION"; commit "$api" "1.1.0"; git -C "$api" tag v1.1.0
+echo "v1.1" > "$api/VERSION"; mkdir -p "$api/db/migrate"
+printf 'class AddIndexToEditions < ActiveRecord::Migration[7.1]\nend\n' > "$api/db/migrate/20261125_add_index_to_editions.rb"
+commit "$api" "1.1.0"; git -C "$api" tag v1.1.0
 git clone -q --bare "$api" "$FORGE/alphagov/publishing-api.git"
-note "alphagov/publishing-api: semver tags v1.0.0, v1.1.0-rc.1, v1.1.0; nothing deployed yet"
+note "alphagov/publishing-api: semver tags v1.0.0, v1.1.0-rc.1, v1.1.0 (with a database migration); nothing deployed yet"
 
 # The requests repository: this project's own bs.yaml and policies.
 requests="$DEMO/seed/release-requests"
 git init -q "$requests"
 mkdir -p "$requests/policies" "$requests/requests"
-cp "$ROOT/policies/apps.yaml" "$requests/policies/apps.yaml"
+cp -r "$ROOT/policies/." "$requests/policies/"
 touch "$requests/requests/.keep"
 cat > "$requests/bs.yaml" <<'YAML'
 version: 1
@@ -83,7 +98,12 @@ commit "$requests" "Requests repository"
 git clone -q --bare "$requests" "$FORGE/alphagov/release-requests.git"
 git clone -q "$FORGE/alphagov/release-requests.git" "$DEMO/release-requests"
 cd "$DEMO/release-requests"
-note "alphagov/release-requests: bs.yaml and policies/apps.yaml; alice works in a checkout of it"
+note "alphagov/release-requests: bs.yaml and policies/ (apps.yaml, standard.yaml, tests/); alice works in a checkout of it"
+
+say "The approval policy, on the default branch: what bs check enforces"
+sed -n '/^approval:/,$p' policies/standard.yaml | grep -v '^ *#'
+run bs policy validate
+run bs policy test
 
 say "2. alice looks at what she may release"
 export BS_USER=alice
@@ -113,17 +133,37 @@ git -C "$FORGE/alphagov/release-requests.git" show "$branch:requests/frontend/$i
 note "Anyone can check the digest against git itself:"
 run "git -C '$FORGE/alphagov/frontend.git' diff --binary --full-index release_2 release_3 | sha256sum"
 
-say "6. Review on the local forge"
+say "6. The check: the policy says what is missing"
+expect_status 1 bs check 1
+refused BS_USER=bob bs merge 1
+note "The status bs/policy is pending, so the merge is refused, as a GitHub ruleset would."
+
+say "7. Reviews: only eligible approvals of the head commit count"
 refused bs review 1 --approve
+run BS_USER=erin bs review 1 --approve -m "'LGTM'"
 run BS_USER=carol bs review 1 --comment -m "'Is the banner copy signed off?'"
+expect_status 1 bs check 1
+note "erin is not a deployer: her approval is ignored, and the check says why."
 run BS_USER=bob bs review 1 --approve -m "'Signed off by content design'"
+expect_status 0 bs check 1
+run BS_USER=bob bs merge 1
 note "The pull request's records (append-only, beside the bare repository):"
 cat "$FORGE/alphagov/release-requests.forge/pulls/1.jsonl"
 
-say "7. A first deploy of another app: nothing deployed yet, so the whole tree is the patch"
+say "8. A first deploy of another app, with a database migration: it also needs a DBA"
 run bs tags publishing-api
-run bs open-request publishing-api v1.1.0 --json
+run bs open-request publishing-api v1.1.0 --reason "'First production deploy'"
+run BS_USER=bob bs review 2 --approve
+expect_status 1 bs check 2
+run BS_USER=dave bs review 2 --request-changes -m "'Add the index concurrently'"
+expect_status 2 bs check 2
+note "A DBA's change request is a rejection until dave approves or the review is dismissed."
+run BS_USER=dave bs review 2 --approve -m "'Fine for a first deploy: the table is empty'"
+expect_status 0 bs check 2 --summary "'$DEMO/summary.md'"
+note "The same explanation as markdown, for a GitHub Actions job summary ($DEMO/summary.md):"
+cat "$DEMO/summary.md"
+run BS_USER=bob bs merge 2 --json
 
 say "Done"
 note "Everything is in .demo/; run bs there yourself: cd .demo/release-requests && BS_USER=alice bs --help"
-note "Next (coming issues): policies and the checker, the merge hook and deploy links, the gateway."
+note "Next (coming issues): the merge hook, mail and deploy links; the gateway; GitHub."

@@ -119,7 +119,14 @@ USERS = {
     "carol": "carol@example.gov.uk",
     "dave": "dave@example.gov.uk",
 }
-TEAMS = {"alphagov/deployers": ["bob", "carol"], "alphagov/dba": ["dave"]}
+TEAMS = {
+    "alphagov/deployers": ["bob", "carol"],
+    "alphagov/dba": ["dave"],
+    "alphagov/developers": ["alice", "bob", "carol", "dave"],
+}
+ROOT = Path(__file__).resolve().parent.parent
+#: The example policy shipped in policies/: one deployer, and a DBA for migrations.
+STANDARD_POLICY = (ROOT / "policies" / "standard.yaml").read_text()
 
 
 @dataclass
@@ -175,10 +182,23 @@ class World:
         return WorkRepo(self.root / "work" / name)
 
     def write_apps(self) -> None:
+        """Write policies/apps.yaml (and the standard policy) and publish them to the forge."""
         (self.checkout / "policies").mkdir(exist_ok=True)
         (self.checkout / "policies" / "apps.yaml").write_text(
             yaml.safe_dump({"version": 1, "apps": self.apps}, sort_keys=False)
         )
+        standard = self.checkout / "policies" / "standard.yaml"
+        if not standard.exists():
+            standard.write_text(STANDARD_POLICY)
+        self.publish()
+
+    def publish(self, message: str = "Update policies") -> None:
+        """Commit the checkout and push it to the forge's default branch (as an admin would)."""
+        git(self.checkout, "add", "-A")
+        if git(self.checkout, "status", "--porcelain"):
+            git(self.checkout, "commit", "-q", "-m", message)
+        git(self.checkout, "pull", "-q", "--no-rebase", "--no-edit", "origin", "main")
+        git(self.checkout, "push", "-q", "origin", "HEAD:main")
 
     def deploy(self, repo: str, rev: str, ref: str = "deployed-to-production") -> None:
         """Point the deployed ref of an app repository at `rev`."""

@@ -55,17 +55,30 @@ def test_every_command_has_help_with_an_example(name: str, tmp_path: Path) -> No
         assert "Example:" in result.stdout
         example = result.stdout.split("Example:", 1)[1]
         assert f"bs {name}" in example
-        assert "--json" in result.stdout
+        cmd = command(name)
+        if isinstance(cmd, click.Group):
+            # A group's own help lists its commands; each of them has the full help.
+            for sub in cmd.commands:
+                sub_result = run_bs(tmp_path, name, sub, flag)
+                assert sub_result.exit_code == 0, sub_result.output
+                assert f"Usage: bs {name} {sub}" in sub_result.stdout
+                assert f"bs {name} {sub}" in sub_result.stdout.split("Example:", 1)[1]
+                assert "--json" in sub_result.stdout
+        else:
+            assert "--json" in result.stdout
     help_text = command(name).help or ""
     assert "Example:" in help_text
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))
 def test_every_command_has_a_json_option(name: str) -> None:
-    options = [p for p in command(name).params if isinstance(p, click.Option)]
-    json_options = [p for p in options if "--json" in p.opts]
-    assert len(json_options) == 1
-    assert json_options[0].is_flag
+    cmd = command(name)
+    leaves = list(cmd.commands.values()) if isinstance(cmd, click.Group) else [cmd]
+    for leaf in leaves:
+        options = [p for p in leaf.params if isinstance(p, click.Option)]
+        json_options = [p for p in options if "--json" in p.opts]
+        assert len(json_options) == 1, leaf.name
+        assert json_options[0].is_flag
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))
@@ -165,7 +178,7 @@ def test_dash_c_runs_in_another_folder(world: World, tmp_path: Path) -> None:
 
     # A folder inside the checkout works too, as with git.
     inside = world.checkout / "policies"
-    result = run_bs(elsewhere, "-C", str(inside), "apps", "--json")
+    result = run_bs(elsewhere, "-C", str(inside), "apps", "--json", env={"BS_USER": "alice"})
     assert result.exit_code == 0, result.output
     assert [a["name"] for a in json.loads(result.stdout)["apps"]] == ["frontend"]
 

@@ -30,7 +30,17 @@ def test_demo_runs_the_flow(tmp_path: Path) -> None:
     assert "Opened pull request #1" in out
     assert "bob approved #1" in out
     assert "you cannot review your own request" in out
-    assert out.count("(refused, exit status non-zero, as it should be)") == 6
+    assert out.count("(refused, exit status non-zero, as it should be)") == 7
+    # The check explains itself at each step: pending, an ignored approval, met, rejected.
+    assert "bs/policy: not met yet: Needs 1 more approval from alphagov/deployers" in out
+    assert "ignored: erin: not in alphagov/deployers" in out
+    assert "bs/policy: met: Approved by bob\n" in out
+    assert "bs merge 1\nbs: error: #1 cannot be merged: bs/policy is pending" in out
+    assert "bob merged #1" in out
+    assert "Needs 1 more approval from alphagov/dba: db/migrate/20261125_add_index_to_editions.rb changed" in out
+    assert "bs/policy: rejected: Rejected by dave: Add the index concurrently" in out
+    assert "bs/policy: met: Approved by bob, dave" in out
+    assert "10 passed, 0 failed" in out
     assert "Traceback" not in out + result.stderr
     # The digest bs recorded equals git's own, as the transcript shows.
     request_lines = [line for line in out.splitlines() if line.startswith("  sha256: ")]

@@ -20,6 +20,8 @@ from pydantic import BaseModel, ValidationError
 from bs import schemas
 from bs.config import AppsFile, BsConfig
 from bs.core.ids import REQUEST_ID_RANDOM_BYTES, is_request_id, new_request_id
+from bs.core.policy import Policy
+from bs.core.policytest import PolicyTestFile
 from bs.core.request import (
     PatchInfo,
     ReleaseRequest,
@@ -291,6 +293,8 @@ def test_every_model_file_has_a_schema_and_no_schema_is_orphaned() -> None:
         "bs.schema.json": BsConfig,
         "apps.schema.json": AppsFile,
         "request.schema.json": ReleaseRequest,
+        "policy.schema.json": Policy,
+        "policy-test.schema.json": PolicyTestFile,
     }
     assert expected == schemas.SCHEMAS
     on_disk = {p.name for p in SCHEMA_DIR.glob("*.json")}

@@ -33,6 +33,17 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Ask for a release of an app's tag.",
     ),
     "review": ("bs.cli.cmd_review", "review", "Approve or reject a request (local forge only)."),
+    "check": (
+        "bs.cli.cmd_check",
+        "check",
+        "Evaluate a request's policy; post the bs/policy status.",
+    ),
+    "merge": (
+        "bs.cli.cmd_merge",
+        "merge",
+        "Merge a request once bs/policy passes (local forge only).",
+    ),
+    "policy": ("bs.cli.cmd_policy", "policy", "Validate and test the approval policies."),
 }
 
 

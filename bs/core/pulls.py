@@ -68,3 +68,23 @@ class Push:
     head_sha: str
     commits: tuple[str, ...] = field(default_factory=tuple)
     pushed_at: datetime | None = None
+
+
+PullFileStatus = Literal["added", "modified", "removed", "renamed", "copied", "changed"]
+
+
+@dataclass(frozen=True)
+class PullFile:
+    """A file a pull request changes, against where it branched from its base."""
+
+    path: str
+    status: PullFileStatus
+
+
+@dataclass(frozen=True)
+class PullCommit:
+    """A commit on a pull request's branch; logins are None when the forge cannot tell."""
+
+    sha: str
+    author: str | None
+    committer: str | None

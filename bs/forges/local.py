@@ -23,6 +23,9 @@ from bs.core.pulls import (
     REVIEW_STATES,
     Comment,
     CommitStatus,
+    PullCommit,
+    PullFile,
+    PullFileStatus,
     PullRequest,
     Push,
     Review,
@@ -64,6 +67,12 @@ class LocalForge:
     def team_members(self, team: str) -> list[str]:
         return list(self.people.teams.get(team, []))
 
+    def team_exists(self, team: str) -> bool:
+        return team in self.people.teams
+
+    def user_exists(self, login: str) -> bool:
+        return login in self.people.users
+
     def user_email(self, login: str) -> str | None:
         return self.people.users.get(login)
 
@@ -95,16 +104,43 @@ class LocalForge:
     def create_branch(
         self, repo: str, branch: str, base: str, files: Sequence[tuple[str, Path]], message: str
     ) -> str:
-        git_dir = self.git_dir(repo)
-        user = self.current_user()
         base_sha = self.resolve_branch(repo, base)
         if base_sha is None:
             raise BsError(f"{repo} has no branch '{base}' to start from.")
+        return self._push(repo, branch, base_sha, None, files, (), message)
+
+    def push_files(
+        self,
+        repo: str,
+        branch: str,
+        files: Sequence[tuple[str, Path]],
+        message: str,
+        *,
+        remove: Sequence[str] = (),
+    ) -> str:
+        """Commit changes on top of an existing branch and move it, as a push by BS_USER."""
+        head = self.resolve_branch(repo, branch)
+        if head is None:
+            raise BsError(f"{repo} has no branch '{branch}' to push to.")
+        return self._push(repo, branch, head, head, files, remove, message)
+
+    def _push(
+        self,
+        repo: str,
+        branch: str,
+        parent: str,
+        before: str | None,
+        files: Sequence[tuple[str, Path]],
+        remove: Sequence[str],
+        message: str,
+    ) -> str:
+        git_dir = self.git_dir(repo)
+        user = self.current_user()
         when = self._clock()
         env = self._identity_env(user, when)
         with tempfile.TemporaryDirectory(prefix="bs-index-") as tmp:
             env["GIT_INDEX_FILE"] = str(Path(tmp) / "index")
-            gitcmd.run(git_dir, "read-tree", base_sha, env=env)
+            gitcmd.run(git_dir, "read-tree", parent, env=env)
             for path, source in files:
                 blob = gitcmd.run(git_dir, "hash-object", "-w", "--no-filters", "--", str(source))
                 gitcmd.run(
@@ -115,16 +151,19 @@ class LocalForge:
                     f"100644,{blob},{path}",
                     env=env,
                 )
+            for path in remove:
+                gitcmd.run(git_dir, "update-index", "--force-remove", "--", path, env=env)
             tree = gitcmd.run(git_dir, "write-tree", env=env)
-        commit = gitcmd.run(git_dir, "commit-tree", tree, "-p", base_sha, "-m", message, env=env)
+        commit = gitcmd.run(git_dir, "commit-tree", tree, "-p", parent, "-m", message, env=env)
         with records.locked(self.root):
-            # An empty old value: refuse to overwrite an existing branch.
+            # The old value guards the update: an empty one refuses to overwrite a branch.
             gitcmd.run(
-                git_dir, "update-ref", f"refs/heads/{branch}", commit, "", what=f"creating {branch}"
-            )
+                git_dir, "update-ref", f"refs/heads/{branch}", commit, before or "",
+                what=f"updating {branch}",
+            )  # fmt: skip
             records.append_record(
                 self._forge_dir(repo) / "pushes.jsonl",
-                {"branch": branch, "pusher": user, "before": None, "after": commit,
+                {"branch": branch, "pusher": user, "before": before, "after": commit,
                  "commits": [commit], "at": _iso(when)},
             )  # fmt: skip
         return commit
@@ -215,6 +254,52 @@ class LocalForge:
             head_sha=head_sha, state=state, merged=merged, merged_by=merged_by,  # type: ignore[arg-type]
             merge_commit_sha=merge_sha, created_at=_parse_time(raw["created_at"]),
         )  # fmt: skip
+
+    def _merge_base(self, repo: str, pull: PullRequest) -> str:
+        git_dir = self.git_dir(repo)
+        if pull.merged and pull.merge_commit_sha:
+            # After the merge the base contains the head: compare with the base before it.
+            return gitcmd.run(git_dir, "rev-parse", f"{pull.merge_commit_sha}^1")
+        base_sha = self.resolve_branch(repo, pull.base)
+        if base_sha is None:
+            raise BsError(f"{repo} has no base branch '{pull.base}'.")
+        return gitcmd.run(git_dir, "merge-base", base_sha, pull.head_sha)
+
+    def list_pull_files(self, repo: str, number: int) -> list[PullFile]:
+        pull = self.get_pull_request(repo, number)
+        base = self._merge_base(repo, pull)
+        out = gitcmd.run(
+            self.git_dir(repo), "diff", "--name-status", "-z", "--no-renames", base, pull.head_sha
+        )
+        fields = out.split("\0")
+        files: list[PullFile] = []
+        for letter, path in zip(fields[0::2], fields[1::2], strict=False):
+            if letter:
+                files.append(PullFile(path, _FILE_STATUS.get(letter[0], "changed")))
+        return files
+
+    def list_pull_commits(self, repo: str, number: int) -> list[PullCommit]:
+        pull = self.get_pull_request(repo, number)
+        base = self._merge_base(repo, pull)
+        out = gitcmd.run(
+            self.git_dir(repo), "log", "-z", "--format=%H%x00%ae%x00%an%x00%ce%x00%cn",
+            f"{base}..{pull.head_sha}",
+        )  # fmt: skip
+        fields = out.split("\0") if out else []
+        commits = []
+        for i in range(0, len(fields) - 4, 5):
+            sha, a_email, a_name, c_email, c_name = (f.strip() for f in fields[i : i + 5])
+            commits.append(
+                PullCommit(sha, self._login_for(a_email, a_name), self._login_for(c_email, c_name))
+            )
+        return commits
+
+    def _login_for(self, email: str, name: str) -> str | None:
+        """Whose identity a commit carries: the user with that address, else that login."""
+        for login, address in self.people.users.items():
+            if address.lower() == email.lower():
+                return login
+        return name if name in self.people.users else None
 
     def _append_event(self, repo: str, number: int, event: dict[str, Any]) -> None:
         records.append_record(self._events_path(repo, number), event)
@@ -365,6 +450,20 @@ class LocalForge:
                                               "merge_commit_sha": merge, "at": _iso(when)})  # fmt: skip
         return self.get_pull_request(repo, number)
 
+    def retarget_pull_request(self, repo: str, number: int, base: str) -> PullRequest:
+        """Change the branch an open pull request targets, as GitHub's edit does."""
+        with records.locked(self.root):
+            pull = self.get_pull_request(repo, number)
+            if pull.state != "open":
+                raise BsError(f"pull request #{number} is closed: it cannot be retargeted.")
+            if self.resolve_branch(repo, base) is None:
+                raise BsError(f"{repo} has no branch '{base}'.")
+            raw = records.read_json(self._pull_path(repo, number))
+            assert raw is not None
+            raw["base"] = {"ref": base}
+            records.replace_json(self._pull_path(repo, number), raw)
+        return self.get_pull_request(repo, number)
+
     def close_pull_request(self, repo: str, number: int) -> PullRequest:
         user = self.current_user()
         with records.locked(self.root):
@@ -373,6 +472,11 @@ class LocalForge:
                 self._append_event(repo, number, {"type": "closed", "user": user, "head_sha": pull.head_sha,
                                                   "at": _iso(self._clock())})  # fmt: skip
         return self.get_pull_request(repo, number)
+
+
+_FILE_STATUS: dict[str, PullFileStatus] = {
+    "A": "added", "M": "modified", "D": "removed", "T": "changed", "R": "renamed", "C": "copied",
+}  # fmt: skip
 
 
 def _iso(when: datetime) -> str:

@@ -29,9 +29,11 @@ from bs.core.request import (
 from bs.core.versions import Version, judge_newer
 from bs.errors import BsError
 from bs.patchfile import PatchResult, ProgressFn, write_patch
+from bs.policyfiles import Policies, WorkingTree
 from bs.ports import Forge
 from bs.usecases.releases import read_releases
 from bs.usecases.request_body import pull_request_body, pull_request_title
+from bs.usecases.requesters import check_may_request
 from bs.workspace import Workspace
 from bs.yamlio import dump_yaml
 
@@ -65,6 +67,8 @@ def open_request(
     if reason is not None and len(reason) > MAX_REASON_CHARS:
         raise BsError(f"--reason is {len(reason)} characters: keep it under {MAX_REASON_CHARS}.")
     user = forge.current_user()
+    # The checker enforces the policy's requesters; refusing here saves a useless request.
+    check_may_request(Policies(WorkingTree(workspace.root)), app, user, forge)
     # Fail before the long work if the requests repository is not there.
     base = forge.default_branch(workspace.config.requests_repo)
     releases = read_releases(forge, app, config)

@@ -1,0 +1,92 @@
+"""``bs check PR``: is the request's policy met? Posts the ``bs/policy`` status."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from bs.cli.context import CliContext, emit_json, json_option, pass_cli
+from bs.cli.events import event_option, pull_number
+
+EXIT_COULD_NOT_EVALUATE = 3
+
+
+@click.command("check")
+@click.argument("number", metavar="[PR]", type=click.IntRange(min=1), required=False)
+@event_option
+@click.option(
+    "--summary",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Also append the explanation as markdown to FILE (e.g. $GITHUB_STEP_SUMMARY).",
+)
+@click.option("--no-status", is_flag=True, help="Do not post the bs/policy status; only explain.")
+@click.option(
+    "--save-facts",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Write the gathered facts as a `bs policy test` case to FILE.",
+)
+@json_option
+@pass_cli
+def check(
+    cli: CliContext,
+    number: int | None,
+    event_path: Path | None,
+    summary: Path | None,
+    no_status: bool,
+    save_facts: Path | None,
+    as_json: bool,
+) -> None:
+    """Evaluate pull request PR of the requests repo against its app's policy.
+
+    Gathers the facts (the request, the reviews, who pushed, the teams, the
+    release's own diff), runs the checks and the policy from the default
+    branch, prints why, and posts the status bs/policy on the head commit.
+
+    \b
+    Exit status: 0 met, 1 not met yet, 2 rejected or invalid,
+    3 could not evaluate.
+
+    \b
+    Example:
+      bs check 12
+      bs check 12 --json --no-status
+      bs check --event "$GITHUB_EVENT_PATH" --summary "$GITHUB_STEP_SUMMARY"
+    """
+    from bs.core.explain import explain_markdown, explain_text
+    from bs.core.verdict import verdict_dict
+    from bs.errors import BsError
+    from bs.usecases.check import check_pull_request
+    from bs.usecases.policy_test import write_case
+
+    pr = pull_number(number, event_path)
+    try:
+        report = check_pull_request(
+            cli.forge, cli.workspace.config.requests_repo, pr, post_status=not no_status
+        )
+    except BsError as exc:
+        raise BsError(
+            f"could not evaluate #{pr}: {exc.message}", exit_code=EXIT_COULD_NOT_EVALUATE
+        ) from None
+    verdict = report.verdict
+    if summary is not None:
+        with summary.open("a", encoding="utf-8") as out:
+            out.write(explain_markdown(verdict, report.heading))
+    if save_facts is not None and report.approval_facts is not None and verdict.policy_name:
+        write_case(
+            save_facts, verdict.policy_name, report.approval_facts, verdict, f"pull request #{pr}"
+        )
+    if as_json:
+        data = verdict_dict(verdict)
+        data["pull_request"] = pr
+        data["head_sha"] = report.pull.head_sha
+        data["status_posted"] = report.status_posted
+        emit_json(data)
+    else:
+        click.echo(explain_text(verdict, report.heading), nl=False)
+        if report.status_posted:
+            click.echo(f"Posted bs/policy = {verdict.status_state} on {report.pull.head_sha[:12]}.")
+    sys.exit(verdict.exit_code)

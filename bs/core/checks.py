@@ -1,0 +1,261 @@
+"""The checks beside approvals: is this pull request a well-formed, current request?
+
+Each check fails with its own reason. They are judged from facts the checker
+gathered (`IntegrityFacts`); when an early check fails (no request file, say)
+the later ones cannot be judged and are reported as not run.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from bs.core.pulls import PullFile
+from bs.core.request import ReleaseRequest, patch_file_path, request_file_path
+
+_REQUEST_FILE = re.compile(r"^requests/([^/]+)/([^/]+)\.yaml$")
+_PATCH_FILE = re.compile(r"^requests/([^/]+)/([^/]+)\.patch(\.gz)?$")
+_LISTED = 5
+
+#: Records one check's result; returns whether it passed.
+_Add = Callable[[str, "bool | None", str], bool]
+
+
+@dataclass(frozen=True)
+class RequestFiles:
+    request_path: str | None
+    patch_path: str | None
+    problem: str | None
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    #: True passed, False failed, None not run (an earlier check failed).
+    ok: bool | None
+    message: str
+
+
+@dataclass(frozen=True)
+class IntegrityFacts:
+    pull_state: Literal["open", "closed", "merged"]
+    base: str
+    default_branch: str
+    files: tuple[PullFile, ...]
+    author: str
+    request_path: str | None = None
+    patch_path: str | None = None
+    request: ReleaseRequest | None = None
+    #: Why the request file could not be read or validated.
+    request_error: str | None = None
+    known_apps: tuple[str, ...] = ()
+    #: The commit the request's tag points at now; None when the tag is gone.
+    tag_commit_now: str | None = None
+    #: The app's deployed commit now; None when nothing is deployed.
+    deployed_now: str | None = None
+    #: Whether TO descends from FROM (None for a first deploy).
+    to_descends: bool | None = None
+    digest_from_git: str | None = None
+    digest_of_patch_file: str | None = None
+    patch_error: str | None = None
+    #: The people who pushed the head commit, when the forge knows; None when nobody recorded it.
+    head_pushed_by: str | None = None
+
+
+def _listed(paths: list[str]) -> str:
+    shown = ", ".join(paths[:_LISTED])
+    return shown + (f" and {len(paths) - _LISTED} more" if len(paths) > _LISTED else "")
+
+
+def locate_request_files(files: tuple[PullFile, ...]) -> RequestFiles:
+    """Find the request and patch file the pull request adds, or say what is wrong."""
+    requests = [f for f in files if _REQUEST_FILE.match(f.path)]
+    patches = [f for f in files if _PATCH_FILE.match(f.path)]
+    others = [f.path for f in files if f not in requests and f not in patches]
+
+    def problem(text: str) -> RequestFiles:
+        return RequestFiles(None, None, text)
+
+    if others:
+        return problem(
+            f"it also changes {_listed(others)}: a request's pull request changes nothing "
+            "but requests/<app>/<id>.yaml and its patch; open a separate pull request for anything else"
+        )
+    if not requests:
+        return problem(
+            "it adds no request file (requests/<app>/<id>.yaml): open requests with `bs open-request`"
+        )
+    if len(requests) > 1:
+        return problem(
+            f"it adds {len(requests)} request files ({_listed([f.path for f in requests])}): "
+            "one request per pull request"
+        )
+    request = requests[0]
+    if request.status != "added":
+        return problem(
+            f"it {request.status} {request.path}: a request file is only ever added, never edited"
+        )
+    app, request_id = _REQUEST_FILE.match(request.path).groups()  # type: ignore[union-attr]
+    expected = (
+        patch_file_path(app, request_id, compressed=False),
+        patch_file_path(app, request_id, compressed=True),
+    )
+    matching = [f for f in patches if f.path in expected]
+    strays = [f.path for f in patches if f.path not in expected]
+    if strays:
+        return problem(f"it adds {_listed(strays)}, which belongs to no request it adds: remove it")
+    if not matching:
+        return problem(f"it adds no patch file for {request.path} ({expected[0]} or .patch.gz)")
+    if len(matching) > 1:
+        return problem(
+            f"it adds both {expected[0]} and {expected[1]}: a request has one patch file"
+        )
+    if matching[0].status != "added":
+        return problem(
+            f"it {matching[0].status} {matching[0].path}: a patch file is only ever added, never edited"
+        )
+    return RequestFiles(request.path, matching[0].path, None)
+
+
+def run_checks(facts: IntegrityFacts) -> list[CheckResult]:
+    results: list[CheckResult] = []
+
+    def add(name: str, ok: bool | None, message: str) -> bool:
+        results.append(CheckResult(name, ok, message))
+        return bool(ok)
+
+    if facts.pull_state == "closed":
+        add("open", False, "the pull request is closed without being merged")
+    else:
+        add("open", True, f"the pull request is {facts.pull_state}")
+    if facts.base != facts.default_branch:
+        add(
+            "base", False,
+            f"the pull request targets '{facts.base}', not the default branch '{facts.default_branch}': "
+            f"retarget it to {facts.default_branch}",
+        )  # fmt: skip
+    else:
+        add("base", True, f"targets the default branch {facts.default_branch}")
+    located = locate_request_files(facts.files)
+    files_ok = add(
+        "files",
+        located.problem is None,
+        located.problem or f"adds exactly {located.request_path} and {located.patch_path}",
+    )
+    request = facts.request
+    request_ok = files_ok and _check_request(facts, located, add)
+    app_ok = False
+    if request_ok and request is not None:
+        app_ok = add(
+            "app",
+            request.app in facts.known_apps,
+            f"app {request.app} is in policies/apps.yaml"
+            if request.app in facts.known_apps
+            else f"app {request.app} is not in policies/apps.yaml on the default branch",
+        )
+    if not (request_ok and app_ok) or request is None:
+        for name in ("tag", "deployed", "ancestry", "digest"):
+            add(name, None, "not checked: the request could not be read")
+        _check_pusher(facts, add)
+        return results
+    to = request.to
+    tag = to.tag or to.commit[:12]
+    if to.tag is None:
+        add("tag", True, f"pinned to commit {to.commit[:12]} (no tag)")
+    elif facts.tag_commit_now is None:
+        add(
+            "tag",
+            False,
+            f"tag {tag} no longer exists: it was pinned to {to.commit[:12]}; open a new request",
+        )
+    elif facts.tag_commit_now != to.commit:
+        add(
+            "tag", False,
+            f"tag {tag} now points at {facts.tag_commit_now[:12]}, not the pinned {to.commit[:12]}: "
+            "it was moved after the request was opened; open a new request",
+        )  # fmt: skip
+    else:
+        add("tag", True, f"tag {tag} still points at the pinned {to.commit[:12]}")
+    pinned_from = request.from_.commit if request.from_ else None
+    if facts.deployed_now != pinned_from:
+        now = facts.deployed_now[:12] if facts.deployed_now else "nothing"
+        was = pinned_from[:12] if pinned_from else "nothing"
+        add(
+            "deployed", False,
+            f"the deployed version changed since this request was opened (was {was}, now {now}): open a new one",
+        )  # fmt: skip
+    else:
+        add("deployed", True, "what is deployed is still what the request starts from")
+    if pinned_from is None:
+        add("ancestry", True, "a first deploy: nothing to descend from")
+    elif facts.to_descends:
+        add("ancestry", True, f"{tag} descends from the deployed {pinned_from[:12]}")
+    else:
+        add(
+            "ancestry",
+            False,
+            f"{tag} does not descend from the deployed {pinned_from[:12]}: it is not newer",
+        )
+    _check_digest(facts, request, add)
+    _check_pusher(facts, add)
+    return results
+
+
+def _check_request(facts: IntegrityFacts, located: RequestFiles, add: _Add) -> bool:
+    request = facts.request
+    if request is None:
+        return add(
+            "request", False, facts.request_error or f"{located.request_path} could not be read"
+        )
+    expected = request_file_path(request.app, request.id)
+    if located.request_path != expected:
+        return add(
+            "request", False,
+            f"{located.request_path} holds request {request.id} of app {request.app}: it belongs at {expected}",
+        )  # fmt: skip
+    if request.patch.file != located.patch_path:
+        return add(
+            "request", False,
+            f"the request's patch.file is {request.patch.file!r}, but the pull request adds {located.patch_path}",
+        )  # fmt: skip
+    if request.requested_by != facts.author:
+        return add(
+            "request", False,
+            f"requested_by is {request.requested_by}, but the pull request was opened by {facts.author}: "
+            "a request is opened by its requester",
+        )  # fmt: skip
+    return add("request", True, f"request {request.id} by {request.requested_by} is valid")
+
+
+def _check_digest(facts: IntegrityFacts, request: ReleaseRequest, add: _Add) -> None:
+    want = request.patch.sha256
+    if facts.digest_of_patch_file is None:
+        add("digest", False, facts.patch_error or f"{request.patch.file} could not be read")
+    elif facts.digest_of_patch_file != want:
+        add(
+            "digest", False,
+            f"{request.patch.file} does not match the request's sha256 (the file's is "
+            f"{facts.digest_of_patch_file[:12]}, the request says {want[:12]}): the patch was edited",
+        )  # fmt: skip
+    elif facts.digest_from_git != want:
+        got = facts.digest_from_git[:12] if facts.digest_from_git else "nothing"
+        add(
+            "digest", False,
+            f"the diff git computes for this release ({got}) is not the one in the request ({want[:12]}): "
+            "the request's digest and patch do not describe this release",
+        )  # fmt: skip
+    else:
+        add("digest", True, f"the patch, the request and git agree: sha256 {want[:12]}")
+
+
+def _check_pusher(facts: IntegrityFacts, add: _Add) -> None:
+    if facts.head_pushed_by is None:
+        add(
+            "pushes", False,
+            "the head commit was not pushed through the forge, so who pushed it is unknown and no "
+            "approval can be trusted: close this and open a new request",
+        )  # fmt: skip
+    else:
+        add("pushes", True, f"the head commit was pushed by {facts.head_pushed_by}")

@@ -1,0 +1,291 @@
+"""Evaluating a policy on the facts: a result tree that explains itself.
+
+Like policy-bot's: each rule is satisfied, pending, failed (it can no longer
+be met by anyone) or skipped (its ``if:`` does not hold for this release);
+each approval is counted or ignored with the reason; what is missing is said
+in words. Rejections (an eligible reviewer's standing ``CHANGES_REQUESTED``)
+are reported beside the tree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from bs.core.facts import ApprovalFacts, ReviewFact
+from bs.core.globs import matching_paths
+from bs.core.policy import Group, People, Policy, Rule
+from bs.core.words import count_noun
+
+Status = Literal["satisfied", "pending", "failed", "skipped"]
+
+
+@dataclass(frozen=True)
+class Ignored:
+    user: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    name: str
+    status: Status
+    #: Why the rule applies ("db/migrate/001.rb changed") or why it is skipped.
+    condition: str | None
+    approved_by: tuple[str, ...]
+    ignored: tuple[Ignored, ...]
+    count: int
+    who: str
+    #: What is missing, in words; None when satisfied or skipped.
+    missing: str | None
+
+
+@dataclass(frozen=True)
+class GroupResult:
+    kind: Literal["all_of", "any_of"]
+    status: Status
+    children: tuple[RuleResult | GroupResult, ...]
+
+
+@dataclass(frozen=True)
+class Rejection:
+    user: str
+    comment: str
+
+
+@dataclass(frozen=True)
+class PolicyResult:
+    tree: RuleResult | GroupResult
+    rejections: tuple[Rejection, ...]
+    ignored_rejections: tuple[Ignored, ...]
+    #: None when the requester may request; else why not.
+    requester_refused: str | None = None
+    approvers: tuple[str, ...] = field(default=())
+
+    @property
+    def status(self) -> Status:
+        return self.tree.status
+
+
+def standing_reviews(reviews: list[ReviewFact]) -> tuple[dict[str, ReviewFact], list[Ignored]]:
+    """Each reviewer's standing review: their latest approval or change request.
+
+    A comment neither adds nor lifts anything; a dismissed review no longer counts.
+    """
+    standing: dict[str, ReviewFact] = {}
+    dismissed: list[Ignored] = []
+    for review in reviews:
+        if review.state in ("APPROVED", "CHANGES_REQUESTED"):
+            standing[review.user] = review
+        elif review.state == "DISMISSED":
+            dismissed.append(Ignored(review.user, "their review was dismissed"))
+    dismissed = [d for d in dismissed if d.user not in standing]
+    return standing, dismissed
+
+
+def is_bot(login: str) -> bool:
+    return login.endswith("[bot]")
+
+
+def is_member(people: People, login: str, teams: Mapping[str, list[str]]) -> bool:
+    return login in people.users or any(login in teams.get(team, ()) for team in people.teams)
+
+
+def _not_member_reason(people: People) -> str:
+    if people.users and people.teams:
+        return f"not {_or(people.users)}, nor in {_or(people.teams)}"
+    if people.users:
+        return f"not {_or(people.users)}"
+    return f"not in {_or(people.teams)}"
+
+
+def _or(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+
+
+def requester_refusal(policy: Policy, facts: ApprovalFacts) -> str | None:
+    allowed = policy.requesters
+    if allowed is None or is_member(allowed, facts.requester, facts.teams):
+        return None
+    return f"{facts.requester} may not request this app: the policy's requesters are {allowed.describe()}"
+
+
+def rule_condition(rule: Rule, facts: ApprovalFacts) -> tuple[bool, str | None]:
+    """Whether the rule applies to this release, and why (or why not)."""
+    predicates = rule.if_
+    if predicates is None:
+        return True, None
+    release = facts.release
+    said: list[str] = []
+    if predicates.changed_paths is not None:
+        matched = matching_paths(predicates.changed_paths, tuple(release.paths))
+        if not matched:
+            return False, f"nothing under {', '.join(predicates.changed_paths)} changed"
+        more = f" and {count_noun(len(matched) - 1, 'more path')}" if len(matched) > 1 else ""
+        said.append(f"{matched[0]}{more} changed")
+    if predicates.modified_lines is not None:
+        limit = predicates.modified_lines.more_than
+        lines = count_noun(release.modified_lines, "line")
+        if release.modified_lines <= limit:
+            return False, f"{lines} modified, not more than {limit}"
+        said.append(f"{lines} modified (more than {limit})")
+    if predicates.commits is not None:
+        limit = predicates.commits.more_than
+        commits = count_noun(release.commits, "commit")
+        if release.commits <= limit:
+            return False, f"{commits}, not more than {limit}"
+        said.append(f"{commits} (more than {limit})")
+    if predicates.first_deploy is not None:
+        if predicates.first_deploy != release.first_deploy:
+            return False, "not a first deploy" if predicates.first_deploy else "a first deploy"
+        said.append("a first deploy" if release.first_deploy else "not a first deploy")
+    return True, "; ".join(said)
+
+
+def evaluate_rule(
+    rule: Rule, facts: ApprovalFacts, standing: Mapping[str, ReviewFact], dismissed: list[Ignored]
+) -> RuleResult:
+    applies, condition = rule_condition(rule, facts)
+    requires = rule.requires
+    who = requires.describe()
+    if not applies:
+        return RuleResult(rule.name, "skipped", condition, (), (), requires.count, who, None)
+
+    def excluded(login: str) -> str | None:
+        if is_bot(login):
+            return "a bot"
+        if login == facts.requester and not rule.options.allow_author:
+            return "the requester"
+        if login in facts.contributors and not rule.options.allow_pushers:
+            return facts.contributors[login]
+        return None
+
+    approved: list[str] = []
+    ignored: list[Ignored] = []
+    for login, review in standing.items():
+        if review.state != "APPROVED":
+            continue
+        reason = excluded(login)
+        if reason is None and not is_member(requires, login, facts.teams):
+            reason = _not_member_reason(requires)
+        if reason is None and review.commit != facts.head:
+            reason = "approved an earlier commit"
+        if reason is None:
+            approved.append(login)
+        else:
+            ignored.append(Ignored(login, reason))
+    ignored.extend(d for d in dismissed if is_member(requires, d.user, facts.teams))
+
+    because = f": {condition}" if condition else ""
+    if len(approved) >= requires.count:
+        return RuleResult(
+            rule.name,
+            "satisfied",
+            condition,
+            tuple(approved),
+            tuple(ignored),
+            requires.count,
+            who,
+            None,
+        )
+    candidates = set(requires.users) | {
+        m for team in requires.teams for m in facts.teams.get(team, ())
+    }
+    possible = {login for login in candidates if excluded(login) is None}
+    if len(possible) < requires.count:
+        missing = (
+            f"cannot be met: it needs {count_noun(requires.count, 'approval')} from {who}, "
+            f"and only {count_noun(len(possible), 'person', 'people')} there may approve this request{because}"
+        )
+        return RuleResult(
+            rule.name,
+            "failed",
+            condition,
+            tuple(approved),
+            tuple(ignored),
+            requires.count,
+            who,
+            missing,
+        )
+    more = requires.count - len(approved)
+    missing = f"needs {more} more {'approval' if more == 1 else 'approvals'} from {who}{because}"
+    return RuleResult(
+        rule.name,
+        "pending",
+        condition,
+        tuple(approved),
+        tuple(ignored),
+        requires.count,
+        who,
+        missing,
+    )
+
+
+def _combine(
+    kind: Literal["all_of", "any_of"], children: list[RuleResult | GroupResult]
+) -> GroupResult:
+    live = [c.status for c in children if c.status != "skipped"]
+    status: Status
+    if not live:
+        status = "skipped"
+    elif kind == "all_of":
+        if "failed" in live:
+            status = "failed"
+        elif all(s == "satisfied" for s in live):
+            status = "satisfied"
+        else:
+            status = "pending"
+    elif "satisfied" in live:
+        status = "satisfied"
+    elif all(s == "failed" for s in live):
+        status = "failed"
+    else:
+        status = "pending"
+    return GroupResult(kind, status, tuple(children))
+
+
+def evaluate_policy(policy: Policy, facts: ApprovalFacts) -> PolicyResult:
+    standing, dismissed = standing_reviews(facts.reviews)
+
+    def walk(node: str | Group) -> RuleResult | GroupResult:
+        if isinstance(node, str):
+            return evaluate_rule(policy.rule(node), facts, standing, dismissed)
+        return _combine(node.kind, [walk(child) for child in node.children])
+
+    tree = walk(policy.approval)
+    disapprovers = policy.disapprovers()
+    rejections: list[Rejection] = []
+    ignored_rejections: list[Ignored] = []
+    for login, review in standing.items():
+        if review.state != "CHANGES_REQUESTED":
+            continue
+        if is_bot(login):
+            ignored_rejections.append(Ignored(login, "a bot"))
+        elif not is_member(disapprovers, login, facts.teams):
+            ignored_rejections.append(
+                Ignored(login, f"may not reject: {_not_member_reason(disapprovers)}")
+            )
+        else:
+            rejections.append(Rejection(login, review.body.strip()))
+    approvers = sorted(
+        {login for rule in _rules(tree) if rule.status == "satisfied" for login in rule.approved_by}
+    )
+    return PolicyResult(
+        tree,
+        tuple(rejections),
+        tuple(ignored_rejections),
+        requester_refusal(policy, facts),
+        tuple(approvers),
+    )
+
+
+def _rules(node: RuleResult | GroupResult) -> list[RuleResult]:
+    if isinstance(node, RuleResult):
+        return [node]
+    return [rule for child in node.children for rule in _rules(child)]
+
+
+def all_rules(node: RuleResult | GroupResult) -> list[RuleResult]:
+    """The rule results of a tree, in order."""
+    return _rules(node)

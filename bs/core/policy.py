@@ -1,0 +1,237 @@
+"""Approval policies: ``policies/<name>.yaml``, file format version 1.
+
+Modelled on palantir/policy-bot, but about releases: a rule's ``if:`` looks
+at the release itself (the app's diff FROM..TO), not at the request file.
+
+    approval:                 # a rule's name, or all_of / any_of of them
+      all_of: [deployers, database migrations]
+    rules:
+      - name: deployers
+        requires: {count: 1, teams: [alphagov/deployers]}
+      - name: database migrations
+        if: {changed_paths: ["db/migrate/**"]}
+        requires: {count: 1, teams: [alphagov/dba]}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
+
+from bs.core.globs import check_glob
+from bs.core.names import LOGIN, TEAM_NAME
+
+#: all_of / any_of may nest this deep (the top group counts as 1).
+MAX_NESTING = 5
+
+Login = Annotated[str, Field(pattern=LOGIN)]
+TeamName = Annotated[str, Field(pattern=TEAM_NAME)]
+RuleName = Annotated[
+    str,
+    Field(min_length=1, max_length=100, pattern=r"^\S(?:.*\S)?$", description="a rule's name"),
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class People(_Strict):
+    """Users and teams; a person is in it when listed or a member of a listed team."""
+
+    users: list[Login] = Field(default_factory=list)
+    teams: list[TeamName] = Field(default_factory=list)
+
+    def describe(self) -> str:
+        """``bob, alphagov/dba`` for messages."""
+        return ", ".join([*self.users, *self.teams]) or "nobody"
+
+
+class Requires(People):
+    count: int = Field(default=1, ge=1, le=100, description="how many approvals")
+
+    @model_validator(mode="after")
+    def _someone(self) -> Requires:
+        if not self.users and not self.teams:
+            raise ValueError("requires names nobody: list users or teams who may approve")
+        return self
+
+
+class MoreThan(_Strict):
+    more_than: int = Field(ge=0)
+
+
+class Predicates(_Strict):
+    """When a rule applies; every predicate given must hold."""
+
+    changed_paths: list[Annotated[str, Field(min_length=1)]] | None = Field(
+        default=None, description="globs; true when the release changes a matching path"
+    )
+    modified_lines: MoreThan | None = Field(
+        default=None, description="true when insertions + deletions exceed more_than"
+    )
+    commits: MoreThan | None = Field(
+        default=None, description="true when the release has more commits than more_than"
+    )
+    first_deploy: bool | None = Field(
+        default=None, description="true: only for a first deploy; false: never for one"
+    )
+
+    @field_validator("changed_paths")
+    @classmethod
+    def _globs(cls, globs: list[str] | None) -> list[str] | None:
+        if globs is not None:
+            if not globs:
+                raise ValueError("changed_paths is empty: list at least one glob")
+            for glob in globs:
+                check_glob(glob)
+        return globs
+
+    @model_validator(mode="after")
+    def _some(self) -> Predicates:
+        if all(
+            v is None
+            for v in (self.changed_paths, self.modified_lines, self.commits, self.first_deploy)
+        ):
+            raise ValueError("if: is empty: give a predicate or remove if:")
+        return self
+
+
+class RuleOptions(_Strict):
+    allow_author: bool = Field(default=False, description="the requester's own approval counts")
+    allow_pushers: bool = Field(
+        default=False,
+        description="approvals count from people who pushed to, authored or committed on the request's branch",
+    )
+
+
+class Rule(_Strict):
+    name: RuleName
+    description: str | None = None
+    if_: Predicates | None = Field(default=None, alias="if")
+    requires: Requires
+    options: RuleOptions = RuleOptions()
+
+
+def _node_kind(value: Any) -> str:
+    if isinstance(value, str):
+        return "rule"
+    return "group"
+
+
+class Group(_Strict):
+    """``all_of`` or ``any_of``: exactly one of them."""
+
+    all_of: list[Node] | None = None
+    any_of: list[Node] | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Group:
+        given = [k for k in ("all_of", "any_of") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("a group is either all_of: [...] or any_of: [...], one of them")
+        if not self.children:
+            raise ValueError(f"{self.kind} is empty: list at least one rule")
+        return self
+
+    @property
+    def kind(self) -> Literal["all_of", "any_of"]:
+        return "all_of" if self.all_of is not None else "any_of"
+
+    @property
+    def children(self) -> list[Node]:
+        return self.all_of if self.all_of is not None else (self.any_of or [])
+
+
+Node = Annotated[
+    Annotated[RuleName, Tag("rule")] | Annotated[Group, Tag("group")],
+    Discriminator(_node_kind),
+]
+Group.model_rebuild()
+
+
+class Policy(_Strict):
+    """One approval policy, referenced by apps in ``policies/apps.yaml``."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, title="approval policy"
+    )
+
+    version: Literal[1] = 1
+    description: str | None = None
+    requesters: People | None = Field(
+        default=None, description="who may request the apps using this policy; absent: anyone"
+    )
+    approval: Node
+    disapproval: People | None = Field(
+        default=None, description="who may reject; absent: anyone who may approve under some rule"
+    )
+    rules: list[Rule] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _references(self) -> Policy:
+        names = [rule.name for rule in self.rules]
+        seen: set[str] = set()
+        for name in names:
+            if name in seen:
+                raise ValueError(f"two rules are named '{name}': give each rule its own name")
+            seen.add(name)
+        for ref, depth in _walk(self.approval, 0):
+            if depth > MAX_NESTING:
+                raise ValueError(
+                    f"approval nests all_of/any_of {depth} deep: at most {MAX_NESTING}; flatten it"
+                )
+            if ref is not None and ref not in seen:
+                raise ValueError(
+                    f"approval refers to rule '{ref}', which rules does not define: "
+                    f"define it or use one of {', '.join(names)}"
+                )
+        return self
+
+    def rule(self, name: str) -> Rule:
+        return next(rule for rule in self.rules if rule.name == name)
+
+    def referenced_rules(self) -> set[str]:
+        return {name for name, _ in _walk(self.approval, 0) if name is not None}
+
+    def teams(self) -> set[str]:
+        """Every team the policy names."""
+        found = {t for rule in self.rules for t in rule.requires.teams}
+        for people in (self.requesters, self.disapproval):
+            if people is not None:
+                found.update(people.teams)
+        return found
+
+    def users(self) -> set[str]:
+        found = {u for rule in self.rules for u in rule.requires.users}
+        for people in (self.requesters, self.disapproval):
+            if people is not None:
+                found.update(people.users)
+        return found
+
+    def disapprovers(self) -> People:
+        if self.disapproval is not None:
+            return self.disapproval
+        users = sorted({u for rule in self.rules for u in rule.requires.users})
+        teams = sorted({t for rule in self.rules for t in rule.requires.teams})
+        return People(users=users, teams=teams)
+
+
+def _walk(node: str | Group, depth: int) -> Iterator[tuple[str | None, int]]:
+    """(rule name or None for a group, group depth) for each node."""
+    if isinstance(node, str):
+        yield node, depth
+        return
+    yield None, depth + 1
+    for child in node.children:
+        yield from _walk(child, depth + 1)

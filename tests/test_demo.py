@@ -37,7 +37,10 @@ def test_demo_runs_the_flow(tmp_path: Path) -> None:
     assert "bs/policy: met: Approved by bob\n" in out
     assert "bs merge 1\nbs: error: #1 cannot be merged: bs/policy is pending" in out
     assert "bob merged #1" in out
-    assert "Needs 1 more approval from alphagov/dba: db/migrate/20261125_add_index_to_editions.rb changed" in out
+    assert (
+        "Needs 1 more approval from alphagov/dba: db/migrate/20261125_add_index_to_editions.rb changed"
+        in out
+    )
     assert "bs/policy: rejected: Rejected by dave: Add the index concurrently" in out
     assert "bs/policy: met: Approved by bob, dave" in out
     assert "10 passed, 0 failed" in out

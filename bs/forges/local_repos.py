@@ -1,0 +1,169 @@
+"""The local forge's repositories, people and pushes (see ``bs.forges.local``)."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bs import gitcmd
+from bs.core.names import REPO_NAME
+from bs.core.tags import TagRef
+from bs.errors import BsError
+from bs.forges import local_records as records
+from bs.forges.local_people import LocalPeople
+
+_REPO = re.compile(REPO_NAME)
+
+Clock = Callable[[], datetime]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class LocalRepos:
+    """Bare repositories in a folder, users and teams, and a record of every push."""
+
+    def __init__(self, root: Path, *, user: str | None, clock: Clock = _now) -> None:
+        if not root.is_dir():
+            raise BsError(
+                f"local forge folder {root} does not exist: create it, or fix forge.path in bs.yaml."
+            )
+        self.root = root
+        self.people = LocalPeople(root, user)
+        self._clock = clock
+
+    # -- people (users.yaml, teams.yaml and BS_USER) ------------------------
+
+    def current_user(self) -> str:
+        return self.people.acting_user()
+
+    def team_members(self, team: str) -> list[str]:
+        return list(self.people.teams.get(team, []))
+
+    def team_exists(self, team: str) -> bool:
+        return team in self.people.teams
+
+    def user_exists(self, login: str) -> bool:
+        return login in self.people.users
+
+    def user_email(self, login: str) -> str | None:
+        return self.people.users.get(login)
+
+    # -- repositories --------------------------------------------------------
+
+    def git_dir(self, repo: str) -> Path:
+        if not _REPO.fullmatch(repo) or ".." in repo:
+            raise BsError(f"'{repo}' is not a repository name: use OWNER/NAME.")
+        path = self.root / f"{repo}.git"
+        if not (path / "HEAD").is_file():
+            raise BsError(
+                f"repository {repo} does not exist on the local forge ({path}): "
+                "create it (git init --bare) or fix the name."
+            )
+        return path
+
+    def _forge_dir(self, repo: str) -> Path:
+        return self.root / f"{repo}.forge"
+
+    def list_tags(self, repo: str) -> list[TagRef]:
+        return [TagRef(name, sha) for name, sha in gitcmd.list_tags(self.git_dir(repo))]
+
+    def resolve_branch(self, repo: str, branch: str) -> str | None:
+        return gitcmd.resolve_commit(self.git_dir(repo), f"refs/heads/{branch}")
+
+    def default_branch(self, repo: str) -> str:
+        return gitcmd.run(self.git_dir(repo), "symbolic-ref", "--short", "HEAD")
+
+    def create_branch(
+        self, repo: str, branch: str, base: str, files: Sequence[tuple[str, Path]], message: str
+    ) -> str:
+        base_sha = self.resolve_branch(repo, base)
+        if base_sha is None:
+            raise BsError(f"{repo} has no branch '{base}' to start from.")
+        return self._push(repo, branch, base_sha, None, files, (), message)
+
+    def push_files(
+        self,
+        repo: str,
+        branch: str,
+        files: Sequence[tuple[str, Path]],
+        message: str,
+        *,
+        remove: Sequence[str] = (),
+    ) -> str:
+        """Commit changes on top of an existing branch and move it, as a push by BS_USER."""
+        head = self.resolve_branch(repo, branch)
+        if head is None:
+            raise BsError(f"{repo} has no branch '{branch}' to push to.")
+        return self._push(repo, branch, head, head, files, remove, message)
+
+    def _push(
+        self,
+        repo: str,
+        branch: str,
+        parent: str,
+        before: str | None,
+        files: Sequence[tuple[str, Path]],
+        remove: Sequence[str],
+        message: str,
+    ) -> str:
+        git_dir = self.git_dir(repo)
+        user = self.current_user()
+        when = self._clock()
+        env = self._identity_env(user, when)
+        with tempfile.TemporaryDirectory(prefix="bs-index-") as tmp:
+            env["GIT_INDEX_FILE"] = str(Path(tmp) / "index")
+            gitcmd.run(git_dir, "read-tree", parent, env=env)
+            for path, source in files:
+                blob = gitcmd.run(git_dir, "hash-object", "-w", "--no-filters", "--", str(source))
+                gitcmd.run(
+                    git_dir,
+                    "update-index",
+                    "--add",
+                    "--cacheinfo",
+                    f"100644,{blob},{path}",
+                    env=env,
+                )
+            for path in remove:
+                gitcmd.run(git_dir, "update-index", "--force-remove", "--", path, env=env)
+            tree = gitcmd.run(git_dir, "write-tree", env=env)
+        commit = gitcmd.run(git_dir, "commit-tree", tree, "-p", parent, "-m", message, env=env)
+        with records.locked(self.root):
+            # The old value guards the update: an empty one refuses to overwrite a branch.
+            gitcmd.run(
+                git_dir, "update-ref", f"refs/heads/{branch}", commit, before or "",
+                what=f"updating {branch}",
+            )  # fmt: skip
+            records.append_record(
+                self._forge_dir(repo) / "pushes.jsonl",
+                {"branch": branch, "pusher": user, "before": before, "after": commit,
+                 "commits": [commit], "at": _iso(when)},
+            )  # fmt: skip
+        return commit
+
+    def delete_branch(self, repo: str, branch: str) -> None:
+        git_dir = self.git_dir(repo)
+        if self.resolve_branch(repo, branch) is not None:
+            gitcmd.run(git_dir, "update-ref", "-d", f"refs/heads/{branch}")
+
+    def _identity_env(self, login: str, when: datetime) -> dict[str, str]:
+        email = self.user_email(login) or f"{login}@users.noreply.local"
+        stamp = f"{int(when.timestamp())} +0000"
+        return {
+            "GIT_AUTHOR_NAME": login, "GIT_AUTHOR_EMAIL": email, "GIT_AUTHOR_DATE": stamp,
+            "GIT_COMMITTER_NAME": login, "GIT_COMMITTER_EMAIL": email, "GIT_COMMITTER_DATE": stamp,
+        }  # fmt: skip
+
+    # -- pull requests -------------------------------------------------------
+
+
+def _iso(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse_time(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)

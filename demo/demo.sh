@@ -159,6 +159,7 @@ run BS_USER=dave bs review 2 --request-changes -m "'Add the index concurrently'"
 expect_status 2 bs check 2
 note "A DBA's change request is a rejection until dave approves or the review is dismissed."
 run BS_USER=dave bs review 2 --approve -m "'Fine for a first deploy: the table is empty'"
+note "(a deployer could instead dismiss it: BS_USER=carol bs review 2 --dismiss REVIEW -m WHY)"
 expect_status 0 bs check 2 --summary "'$DEMO/summary.md'"
 note "The same explanation as markdown, for a GitHub Actions job summary ($DEMO/summary.md):"
 cat "$DEMO/summary.md"

@@ -92,6 +92,10 @@ def _dotted(loc: Sequence[int | str]) -> str:
 def _describe_one(model: type[BaseModel], error: Any) -> tuple[tuple[int | str, ...], str]:
     """Where the error is (as the file spells it) and what it says."""
     loc, _ = _walk(model, tuple(error["loc"]))
+    # A model validator's error may say where under the model it is (PlacedError).
+    placed = getattr(error.get("ctx", {}).get("error"), "loc", None)
+    if isinstance(placed, tuple):
+        loc = (*loc, *placed)
     return loc, _describe_at(model, error, loc)
 
 

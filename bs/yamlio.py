@@ -51,12 +51,19 @@ def parse_yaml(text: str, source: str) -> Any:
 
 
 def _expanded_size(root: yaml.Node, source: str) -> None:
-    """Count values as if aliases were expanded, without expanding them."""
+    """Count values as if aliases were expanded, without expanding them.
+
+    Refuses a document whose aliases expand past MAX_YAML_VALUES, and one
+    whose alias refers to a value containing itself (it would never end).
+    """
     sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
     stack: list[tuple[yaml.Node, bool]] = [(root, False)]
     while stack:
         node, children_done = stack.pop()
-        if id(node) in sizes:
+        if children_done:
+            open_nodes.discard(id(node))
+        elif id(node) in sizes:
             continue
         children: list[yaml.Node] = []
         if isinstance(node, yaml.MappingNode):
@@ -64,8 +71,21 @@ def _expanded_size(root: yaml.Node, source: str) -> None:
         elif isinstance(node, yaml.SequenceNode):
             children = list(node.value)
         if not children_done:
+            if id(node) in open_nodes:
+                raise BsError(
+                    f"{source}: line {node.start_mark.line + 1}: an alias refers to a value that "
+                    "contains it, which never ends: write the values out instead."
+                )
+            open_nodes.add(id(node))
             stack.append((node, True))
-            stack.extend((c, False) for c in children if id(c) not in sizes)
+            for child in children:
+                if id(child) in open_nodes:
+                    raise BsError(
+                        f"{source}: line {child.start_mark.line + 1}: an alias refers to a value "
+                        "that contains it, which never ends: write the values out instead."
+                    )
+                if id(child) not in sizes:
+                    stack.append((child, False))
             continue
         size = 1 + sum(sizes.get(id(c), 1) for c in children)
         if size > MAX_YAML_VALUES:

@@ -48,7 +48,8 @@ def check(
 
     \b
     Exit status: 0 met, 1 not met yet, 2 rejected or invalid,
-    3 could not evaluate.
+    3 could not evaluate (also for a bad --event file); click's usage
+    errors (a bad option) exit 2 too, before anything is evaluated.
 
     \b
     Example:
@@ -62,7 +63,12 @@ def check(
     from bs.usecases.check import check_pull_request
     from bs.usecases.policy_test import write_case
 
-    pr = pull_number(number, event_path)
+    try:
+        pr = pull_number(number, event_path)
+    except BsError as exc:
+        raise BsError(
+            f"could not evaluate: {exc.message}", exit_code=EXIT_COULD_NOT_EVALUATE
+        ) from None
     try:
         report = check_pull_request(
             cli.forge, cli.workspace.config.requests_repo, pr, post_status=not no_status

@@ -145,19 +145,26 @@ def run_checks(facts: IntegrityFacts) -> list[CheckResult]:
         located.problem or f"adds exactly {located.request_path} and {located.patch_path}",
     )
     request = facts.request
-    request_ok = files_ok and _check_request(facts, located, add)
+    if files_ok:
+        request_ok = _check_request(facts, located, add)
+    else:
+        request_ok = add("request", None, "not checked: the pull request's files are wrong")
     app_ok = False
     if request_ok and request is not None:
+        known = request.app in facts.known_apps
         app_ok = add(
             "app",
-            request.app in facts.known_apps,
+            known,
             f"app {request.app} is in policies/apps.yaml"
-            if request.app in facts.known_apps
+            if known
             else f"app {request.app} is not in policies/apps.yaml on the default branch",
         )
-    if not (request_ok and app_ok) or request is None:
+    else:
+        add("app", None, "not checked: the request could not be read")
+    if not app_ok or request is None:
+        why = "the app is unknown" if request_ok else "the request could not be read"
         for name in ("tag", "deployed", "ancestry", "digest"):
-            add(name, None, "not checked: the request could not be read")
+            add(name, None, f"not checked: {why}")
         _check_pusher(facts, add)
         return results
     to = request.to

@@ -80,7 +80,7 @@ def _md(text: str) -> str:
     """User text (comments, names) inert in markdown: no links, mentions, HTML or tables."""
     out = []
     for ch in text:
-        if ch in "\\`*_{}[]|<>~&":
+        if ch in "\\`*_{}[]|<>~&@":
             out.append("\\" + ch)
         elif ch in "\r\n":
             out.append(" ")
@@ -115,6 +115,8 @@ def explain_markdown(verdict: Verdict, heading: Sequence[str] = ()) -> str:
             lines.append(
                 f"- ⛔ rejected by {_md(r.user)}" + (f": {_md(r.comment)}" if r.comment else "")
             )
+        if policy.ignored_rejections:
+            lines.append(f"- change requests ignored: {_md(_ignored(policy.ignored_rejections))}")
     return "\n".join(lines) + "\n"
 
 

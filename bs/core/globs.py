@@ -35,9 +35,12 @@ def _translate(glob: str) -> str:
             out.append("[^/]")
             i += 1
         elif c == "[":
-            end = glob.find(
-                "]", i + 2 if glob.startswith("[!", i) or glob.startswith("[]", i) else i + 1
-            )
+            start = i + 1
+            if glob.startswith("!", start):
+                start += 1
+            if glob.startswith("]", start):
+                start += 1  # a "]" first in a class is a literal, as in fnmatch
+            end = glob.find("]", start)
             if end < 0:
                 raise ValueError(f"'[' without a closing ']' in '{glob}'")
             body = glob[i + 1 : end]

@@ -24,6 +24,7 @@ from pydantic import (
     Discriminator,
     Field,
     Tag,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -43,7 +44,27 @@ RuleName = Annotated[
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    # strict: YAML gives real ints and booleans; "2" or "yes" are mistakes, not values.
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, strict=True)
+
+
+class PlacedError(ValueError):
+    """A validation error that knows where, under the validated model, it is.
+
+    ``bs.validation`` appends `loc` to the error's location, so the message
+    names the line of the offending value rather than the file's first line.
+    """
+
+    def __init__(self, loc: tuple[int | str, ...], message: str) -> None:
+        super().__init__(message)
+        self.loc = loc
+
+
+def _present(value: Any, what: str) -> Any:
+    """For optional sections: given but empty (``requesters:`` alone) is a mistake."""
+    if value is None:
+        raise ValueError(f"given but empty: fill in {what} or remove it")
+    return value
 
 
 class People(_Strict):
@@ -57,7 +78,23 @@ class People(_Strict):
         return ", ".join([*self.users, *self.teams]) or "nobody"
 
 
+class NonEmptyPeople(People):
+    model_config = ConfigDict(
+        json_schema_extra={"anyOf": [{"required": ["users"]}, {"required": ["teams"]}]}
+    )
+
+    @model_validator(mode="after")
+    def _someone(self) -> NonEmptyPeople:
+        if not self.users and not self.teams:
+            raise ValueError("it names nobody: list users or teams, or remove the key")
+        return self
+
+
 class Requires(People):
+    model_config = ConfigDict(
+        json_schema_extra={"anyOf": [{"required": ["users"]}, {"required": ["teams"]}]}
+    )
+
     count: int = Field(default=1, ge=1, le=100, description="how many approvals")
 
     @model_validator(mode="after")
@@ -73,6 +110,8 @@ class MoreThan(_Strict):
 
 class Predicates(_Strict):
     """When a rule applies; every predicate given must hold."""
+
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
 
     changed_paths: list[Annotated[str, Field(min_length=1)]] | None = Field(
         default=None, description="globs; true when the release changes a matching path"
@@ -108,7 +147,10 @@ class Predicates(_Strict):
 
 
 class RuleOptions(_Strict):
-    allow_author: bool = Field(default=False, description="the requester's own approval counts")
+    allow_author: bool = Field(
+        default=False,
+        description="the requester's own approval counts (where the forge allows one at all)",
+    )
     allow_pushers: bool = Field(
         default=False,
         description="approvals count from people who pushed to, authored or committed on the request's branch",
@@ -122,11 +164,18 @@ class Rule(_Strict):
     requires: Requires
     options: RuleOptions = RuleOptions()
 
+    @field_validator("if_", mode="before")
+    @classmethod
+    def _if_given(cls, value: Any) -> Any:
+        return _present(value, "if:")
 
-def _node_kind(value: Any) -> str:
+
+def _node_kind(value: Any) -> str | None:
     if isinstance(value, str):
         return "rule"
-    return "group"
+    if isinstance(value, dict | Group):
+        return "group"
+    return None
 
 
 class Group(_Strict):
@@ -155,7 +204,11 @@ class Group(_Strict):
 
 Node = Annotated[
     Annotated[RuleName, Tag("rule")] | Annotated[Group, Tag("group")],
-    Discriminator(_node_kind),
+    Discriminator(
+        _node_kind,
+        custom_error_type="approval_node",
+        custom_error_message="expected a rule's name or a group (all_of: [...] or any_of: [...])",
+    ),
 ]
 Group.model_rebuild()
 
@@ -169,32 +222,42 @@ class Policy(_Strict):
 
     version: Literal[1] = 1
     description: str | None = None
-    requesters: People | None = Field(
+    requesters: NonEmptyPeople | None = Field(
         default=None, description="who may request the apps using this policy; absent: anyone"
     )
     approval: Node
-    disapproval: People | None = Field(
+    disapproval: NonEmptyPeople | None = Field(
         default=None, description="who may reject; absent: anyone who may approve under some rule"
     )
     rules: list[Rule] = Field(min_length=1)
+
+    @field_validator("requesters", "disapproval", mode="before")
+    @classmethod
+    def _people_given(cls, value: Any, info: ValidationInfo) -> Any:
+        return _present(value, f"{info.field_name}:")
 
     @model_validator(mode="after")
     def _references(self) -> Policy:
         names = [rule.name for rule in self.rules]
         seen: set[str] = set()
-        for name in names:
+        for index, name in enumerate(names):
             if name in seen:
-                raise ValueError(f"two rules are named '{name}': give each rule its own name")
+                raise PlacedError(
+                    ("rules", index, "name"),
+                    f"two rules are named '{name}': give each rule its own name",
+                )
             seen.add(name)
-        for ref, depth in _walk(self.approval, 0):
+        for ref, depth, loc in _walk(self.approval, 0, ("approval",)):
             if depth > MAX_NESTING:
-                raise ValueError(
-                    f"approval nests all_of/any_of {depth} deep: at most {MAX_NESTING}; flatten it"
+                raise PlacedError(
+                    loc,
+                    f"approval nests all_of/any_of {depth} deep: at most {MAX_NESTING}; flatten it",
                 )
             if ref is not None and ref not in seen:
-                raise ValueError(
+                raise PlacedError(
+                    loc,
                     f"approval refers to rule '{ref}', which rules does not define: "
-                    f"define it or use one of {', '.join(names)}"
+                    f"define it or use one of {', '.join(names)}",
                 )
         return self
 
@@ -202,7 +265,7 @@ class Policy(_Strict):
         return next(rule for rule in self.rules if rule.name == name)
 
     def referenced_rules(self) -> set[str]:
-        return {name for name, _ in _walk(self.approval, 0) if name is not None}
+        return {name for name, _, _ in _walk(self.approval, 0, ()) if name is not None}
 
     def teams(self) -> set[str]:
         """Every team the policy names."""
@@ -227,11 +290,14 @@ class Policy(_Strict):
         return People(users=users, teams=teams)
 
 
-def _walk(node: str | Group, depth: int) -> Iterator[tuple[str | None, int]]:
-    """(rule name or None for a group, group depth) for each node."""
+Loc = tuple[int | str, ...]
+
+
+def _walk(node: str | Group, depth: int, loc: Loc) -> Iterator[tuple[str | None, int, Loc]]:
+    """(rule name or None for a group, group depth, where it is) for each node."""
     if isinstance(node, str):
-        yield node, depth
+        yield node, depth, loc
         return
-    yield None, depth + 1
-    for child in node.children:
-        yield from _walk(child, depth + 1)
+    yield None, depth + 1, (*loc, node.kind)
+    for index, child in enumerate(node.children):
+        yield from _walk(child, depth + 1, (*loc, node.kind, index))

@@ -188,6 +188,7 @@ def _approval_facts(
     pushes: list[Push],
 ) -> ApprovalFacts:
     reviews = sorted(forge.list_reviews(repo, pull.number), key=lambda r: (r.submitted_at, r.id))
+    # Everyone else who contributed to the branch; the requester is ruled by allow_author.
     contributors: dict[str, str] = {}
     for push in pushes:
         contributors.setdefault(push.pusher, "pushed to the request's branch")
@@ -196,6 +197,7 @@ def _approval_facts(
             contributors.setdefault(commit.author, "authored a commit on the request's branch")
         if commit.committer:
             contributors.setdefault(commit.committer, "committed on the request's branch")
+    contributors.pop(pull.author, None)
     teams = {team: sorted(forge.team_members(team)) for team in sorted(policy.teams())}
     return ApprovalFacts(
         requester=pull.author,

@@ -10,7 +10,7 @@ from bs.core.facts import ApprovalFacts
 from bs.core.policytest import Case, Expectation, PolicyTestFile, run_case
 from bs.core.verdict import Verdict
 from bs.errors import BsError
-from bs.policyfiles import Policies
+from bs.policyfiles import Policies, policy_path
 from bs.validation import validate_document
 from bs.yamlio import dump_yaml, load_yaml_file_with_lines
 
@@ -50,6 +50,11 @@ def run_fixtures(
         name = display.get(path, str(path))
         data, lines = load_yaml_file_with_lines(path, name)
         fixture = validate_document(PolicyTestFile, data, name, lines)
+        if not policies.exists(fixture.policy):
+            raise BsError(
+                f"{name}: line {lines.get(('policy',), 1)}: policy '{fixture.policy}' does not exist "
+                f"({policy_path(fixture.policy)}): fix the fixture's policy: key, or create the policy."
+            )
         policy = policies.policy(fixture.policy)
         for case in fixture.cases:
             verdict, problems = run_case(fixture.policy, policy, case, fixture.teams)

@@ -31,6 +31,9 @@ class ChildRun:
     #: and the descendants it waited for (its git processes, say), not the
     #: child's alone. See ISOLATE for what else it includes.
     tree_maxrss_kib: int
+    #: User + system CPU seconds of the child and the descendants it waited for
+    #: (bs and its git processes): less disturbed by other load than wall time.
+    cpu_seconds: float = 0.0
 
     def describe_failure(self) -> str:
         err = self.stderr.decode("utf-8", "replace").strip()
@@ -67,6 +70,7 @@ def run_child(
             stdout=out.read(),
             stderr=err.read(),
             tree_maxrss_kib=usage.ru_maxrss,
+            cpu_seconds=usage.ru_utime + usage.ru_stime,
         )
 
 

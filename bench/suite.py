@@ -7,9 +7,15 @@
 2. memory: the peak RSS of the bs Python process itself (its git children are
    separate processes, reported beside it).
 3. start-up: ``bs --help`` against ``python -c pass``, interleaved.
+4. check: ``bs check PR --json --no-status`` on the same request in a requests
+   repo with 10 past requests and in one with 10,000, interleaved (see
+   bench/check_bench.py, bench/check_world.py).
+5. evaluate: ``evaluate_policy`` + ``judge`` of a 50-rule policy on 100
+   reviews, in-process (see bench/evaluate_bench.py).
 
 Goals that are missed are reported (MISSED), not failed: the exit status is
-non-zero only when something goes wrong.
+non-zero only when something goes wrong. ``--only NAME`` (repeatable) runs
+some of them; results.json then holds only those.
 """
 
 from __future__ import annotations
@@ -25,14 +31,15 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from bench import check_bench, evaluate_bench
 from bench.measure import ChildRun, median, run_child
+from bench.report import Goal, Row, spread
 from bench.world import APP, FROM_TAG, TO_TAG, BenchError, World, prepare
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,28 +51,8 @@ RSS_GOAL_BYTES = 150_000_000
 HELP_GOAL_SECONDS = 0.150
 
 BASELINE_SHELL = f"set -o pipefail; git diff --binary --full-index {FROM_TAG} {TO_TAG} | sha256sum"
-
-
-@dataclass(frozen=True)
-class Goal:
-    name: str
-    value: float
-    limit: float
-    unit: str
-    inclusive: bool  # value <= limit (else value < limit)
-
-    @property
-    def ok(self) -> bool:
-        return self.value <= self.limit if self.inclusive else self.value < self.limit
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "value": self.value,
-            "goal": f"{'<=' if self.inclusive else '<'} {self.limit}",
-            "unit": self.unit,
-            "ok": self.ok,
-        }
+#: Every benchmark, in the order run; the first three use the open-request repository.
+BENCHMARKS = ("open-request", "memory", "startup", "check", "evaluate")
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -82,9 +69,30 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--files", type=int, default=5000, help="files in the diff (5000)")
     parser.add_argument("--file-size", type=int, default=24_000, help="bytes per file (24000)")
     parser.add_argument("--dir", type=Path, default=DEFAULT_DIR, help="cache and results folder")
+    parser.add_argument(
+        "--check-runs", type=int, default=15, help="measured bs check runs per world (15)"
+    )
+    parser.add_argument(
+        "--evaluate-runs", type=int, default=300, help="policy evaluations timed, at most (300)"
+    )
     parser.add_argument("--rebuild", action="store_true", help="regenerate the repositories")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=BENCHMARKS,
+        metavar="NAME",
+        help=f"run only this benchmark (repeatable): {', '.join(BENCHMARKS)}",
+    )
     args = parser.parse_args(argv)
-    for name in ("runs", "memory_runs", "startup_runs", "files", "file_size"):
+    for name in (
+        "runs",
+        "memory_runs",
+        "startup_runs",
+        "files",
+        "file_size",
+        "check_runs",
+        "evaluate_runs",
+    ):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     return args
@@ -112,6 +120,40 @@ def run(args: argparse.Namespace) -> None:
     if not bs.is_file():
         raise BenchError(f"{bs} not found: install bs in this environment (make bench does)")
     started = datetime.now(UTC)
+    selected = [name for name in BENCHMARKS if not args.only or name in args.only]
+    results: dict[str, Any] = {
+        "started_at": started.isoformat(timespec="seconds"),
+        "machine": machine_info(),
+        "benchmarks": selected,
+    }
+    goals: list[Goal] = []
+    if {"open-request", "memory", "startup"} & set(selected):
+        run_open_request_world(args, str(bs), selected, results, goals)
+    if "check" in selected:
+        results["check"] = check_bench.bench_check(
+            args.dir.resolve(), str(bs), args.check_runs, rebuild=args.rebuild
+        )
+        goals += check_bench.goals(results["check"])
+    if "evaluate" in selected:
+        results["evaluate"] = evaluate_bench.bench_evaluate(args.evaluate_runs)
+        goals += evaluate_bench.goals(results["evaluate"])
+    results["goals"] = [goal.to_json() for goal in goals]
+    args.dir.mkdir(parents=True, exist_ok=True)
+    out = args.dir.resolve() / "results.json"
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(results, indent=2) + "\n")
+    tmp.replace(out)
+    print_table(results, goals, out)
+
+
+def run_open_request_world(
+    args: argparse.Namespace,
+    bs: str,
+    selected: list[str],
+    results: dict[str, Any],
+    goals: list[Goal],
+) -> None:
+    """Benchmarks 1-3, on the generated repository whose patch is over 200 MB."""
     print(f"bench: preparing the repositories under {args.dir}", file=sys.stderr, flush=True)
     world = prepare(args.dir, files=args.files, file_size=args.file_size, rebuild=args.rebuild)
     print(
@@ -120,45 +162,55 @@ def run(args: argparse.Namespace) -> None:
         file=sys.stderr,
         flush=True,
     )
-
-    request = bench_open_request(world, str(bs), args.runs)
-    memory = bench_memory(world, args.memory_runs, request["sha256"])
-    startup = bench_startup(world, str(bs), args.startup_runs)
-
-    goals = [
-        Goal("open-request time ratio b/a", request["ratio"], RATIO_GOAL, "x", inclusive=True),
-        Goal(
-            "bs peak RSS (Python process)",
-            memory["bs_python_peak_bytes"],
-            RSS_GOAL_BYTES,
-            "bytes",
-            inclusive=False,
-        ),
-        Goal(
-            "bs --help median", startup["bs_help_median_s"], HELP_GOAL_SECONDS, "s", inclusive=False
-        ),
-    ]
-    results = {
-        "started_at": started.isoformat(timespec="seconds"),
-        "machine": machine_info(),
-        "repository": {
-            "path": str(world.app_git_dir),
-            "from": FROM_TAG,
-            "to": TO_TAG,
-            "files_changed": world.files_changed,
-            "patch_bytes": world.patch_bytes,
-            "reused": world.reused,
-        },
-        "open_request": request,
-        "memory": memory,
-        "startup": startup,
-        "goals": [goal.to_json() for goal in goals],
+    results["repository"] = {
+        "path": str(world.app_git_dir),
+        "from": FROM_TAG,
+        "to": TO_TAG,
+        "files_changed": world.files_changed,
+        "patch_bytes": world.patch_bytes,
+        "reused": world.reused,
     }
-    out = world.root / "results.json"
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(results, indent=2) + "\n")
-    tmp.replace(out)
-    print_table(results, goals, out)
+    digest = None
+    if "open-request" in selected:
+        request = bench_open_request(world, bs, args.runs)
+        results["open_request"] = request
+        digest = request["sha256"]
+        goals.append(
+            Goal("open-request time ratio b/a", request["ratio"], RATIO_GOAL, "x", inclusive=True)
+        )
+    if "memory" in selected:
+        memory = bench_memory(world, args.memory_runs, digest or _baseline_digest(world))
+        results["memory"] = memory
+        goals.append(
+            Goal(
+                "bs peak RSS (Python process)",
+                memory["bs_python_peak_bytes"],
+                RSS_GOAL_BYTES,
+                "bytes",
+                inclusive=False,
+            )
+        )
+    if "startup" in selected:
+        startup = bench_startup(world, bs, args.startup_runs)
+        results["startup"] = startup
+        goals.append(
+            Goal(
+                "bs --help median",
+                startup["bs_help_median_s"],
+                HELP_GOAL_SECONDS,
+                "s",
+                inclusive=False,
+            )
+        )
+
+
+def _baseline_digest(world: World) -> str:
+    """The patch's sha256 by the baseline, when the open-request benchmark is not run."""
+    base = run_child(["bash", "-c", BASELINE_SHELL], cwd=world.app_git_dir, env=world.env)
+    digest = base.stdout.split()[0].decode() if base.stdout.split() else ""
+    if base.returncode != 0 or len(digest) != 64:
+        raise BenchError(f"the baseline failed: {base.describe_failure()}")
+    return digest
 
 
 # -- 1. open-request against git diff | sha256sum -----------------------------
@@ -376,11 +428,8 @@ def _cpu_count() -> int | None:
 
 def print_table(results: dict[str, Any], goals: list[Goal], out: Path) -> None:
     machine = results["machine"]
-    repo = results["repository"]
-    req = results["open_request"]
-    mem = results["memory"]
-    start = results["startup"]
-    status = {goal.name: "OK" if goal.ok else "MISSED" for goal in goals}
+    repo = results.get("repository")
+    status = {goal.name: goal.mark for goal in goals}
 
     def ms(seconds: float) -> str:
         return f"{seconds * 1000:.1f} ms"
@@ -388,90 +437,102 @@ def print_table(results: dict[str, Any], goals: list[Goal], out: Path) -> None:
     def mb(size: float) -> str:
         return f"{size / 1e6:.1f} MB"
 
-    def spread(values: list[float], scale: float = 1.0, unit: str = "s") -> str:
-        digits = 1 if unit == "ms" else 2
-        low, high = min(values) * scale, max(values) * scale
-        return f"range {low:.{digits}f}-{high:.{digits}f} {unit}"
+    rows: list[Row] = []
+    if "open_request" in results:
+        req = results["open_request"]
+        assert repo is not None
+        rows += [
+            f"open-request: median of {req['runs']} runs (warm-up discarded), interleaved",
+            (
+                "(a) git diff --binary --full-index | sha256sum",
+                f"{req['baseline_median_s']:.3f} s",
+                spread(req["baseline_seconds"]),
+                "",
+            ),
+            (
+                "(b) bs open-request --dry-run --json",
+                f"{req['bs_median_s']:.3f} s",
+                spread(req["bs_seconds"]),
+                "",
+            ),
+            (
+                "    ratio b/a",
+                f"{req['ratio']:.3f}",
+                f"<= {RATIO_GOAL:.2f}",
+                status["open-request time ratio b/a"],
+            ),
+            ("    sha256 (a) == (b)", req["sha256"][:12], "equal", "OK"),
+            (
+                "    patch (git diff)",
+                mb(repo["patch_bytes"]),
+                f"{repo['files_changed']} files",
+                "",
+            ),
+        ]
+        if "bs_stored_patch_bytes" in req:
+            rows.append(("    stored by bs", mb(req["bs_stored_patch_bytes"]), "", ""))
+    if "memory" in results:
+        mem = results["memory"]
 
-    def floored(size: int) -> str:
-        # At the floor, the figure says only that the process used no more.
-        floor = mem["wait4_floor_bytes"]
-        return f"<= {mb(floor)}" if size <= floor else mb(size)
+        def floored(size: int) -> str:
+            # At the floor, the figure says only that the process used no more.
+            floor = mem["wait4_floor_bytes"]
+            return f"<= {mb(floor)}" if size <= floor else mb(size)
 
-    rows: list[tuple[str, str, str, str] | str] = [
-        f"open-request: median of {req['runs']} runs (warm-up discarded), interleaved",
-        (
-            "(a) git diff --binary --full-index | sha256sum",
-            f"{req['baseline_median_s']:.3f} s",
-            spread(req["baseline_seconds"]),
-            "",
-        ),
-        (
-            "(b) bs open-request --dry-run --json",
-            f"{req['bs_median_s']:.3f} s",
-            spread(req["bs_seconds"]),
-            "",
-        ),
-        (
-            "    ratio b/a",
-            f"{req['ratio']:.3f}",
-            f"<= {RATIO_GOAL:.2f}",
-            status["open-request time ratio b/a"],
-        ),
-        ("    sha256 (a) == (b)", req["sha256"][:12], "equal", "OK"),
-        (
-            "    patch (git diff)",
-            mb(repo["patch_bytes"]),
-            f"{repo['files_changed']} files",
-            "",
-        ),
-    ]
-    if "bs_stored_patch_bytes" in req:
-        rows.append(("    stored by bs", mb(req["bs_stored_patch_bytes"]), "", ""))
-    rows += [
-        f"memory: peak RSS, largest of {mem['runs']} runs; bs alone, its git children are separate",
-        (
-            "bs Python process alone",
-            mb(mem["bs_python_peak_bytes"]),
-            f"< {RSS_GOAL_BYTES / 1e6:.0f} MB",
-            status["bs peak RSS (Python process)"],
-        ),
-        (
-            "largest process of the bs run (wait4)",
-            floored(mem["bs_run_largest_process_bytes_wait4"]),
-            "bs or a git",
-            "",
-        ),
-        (
-            "largest process of the baseline (wait4)",
-            floored(mem["baseline_largest_process_bytes_wait4"]),
-            "git diff",
-            "",
-        ),
-        f"start-up: median of {start['runs']} runs (warm-up discarded), interleaved",
-        (
-            "python -c pass",
-            ms(start["python_pass_median_s"]),
-            spread(start["python_pass_seconds"], 1000, "ms"),
-            "",
-        ),
-        (
-            "bs --help",
-            ms(start["bs_help_median_s"]),
-            f"< {HELP_GOAL_SECONDS * 1000:.0f} ms",
-            status["bs --help median"],
-        ),
-        ("    difference", ms(start["difference_s"]), "", ""),
-    ]
+        rows += [
+            f"memory: peak RSS, largest of {mem['runs']} runs; bs alone, its git children are separate",
+            (
+                "bs Python process alone",
+                mb(mem["bs_python_peak_bytes"]),
+                f"< {RSS_GOAL_BYTES / 1e6:.0f} MB",
+                status["bs peak RSS (Python process)"],
+            ),
+            (
+                "largest process of the bs run (wait4)",
+                floored(mem["bs_run_largest_process_bytes_wait4"]),
+                "bs or a git",
+                "",
+            ),
+            (
+                "largest process of the baseline (wait4)",
+                floored(mem["baseline_largest_process_bytes_wait4"]),
+                "git diff",
+                "",
+            ),
+        ]
+    if "startup" in results:
+        start = results["startup"]
+        rows += [
+            f"start-up: median of {start['runs']} runs (warm-up discarded), interleaved",
+            (
+                "python -c pass",
+                ms(start["python_pass_median_s"]),
+                spread(start["python_pass_seconds"], 1000, "ms"),
+                "",
+            ),
+            (
+                "bs --help",
+                ms(start["bs_help_median_s"]),
+                f"< {HELP_GOAL_SECONDS * 1000:.0f} ms",
+                status["bs --help median"],
+            ),
+            ("    difference", ms(start["difference_s"]), "", ""),
+        ]
+    by_name = {goal.name: goal for goal in goals}
+    if "check" in results:
+        rows += check_bench.rows(results["check"], by_name[check_bench.GOAL_NAME])
+    if "evaluate" in results:
+        rows += evaluate_bench.rows(results["evaluate"], by_name[evaluate_bench.GOAL_NAME])
     print()
     print(
         f"battlestations benchmarks: {machine['platform']}, {machine['cpus']} CPUs, "
         f"Python {machine['python']}, git {machine['git']}"
     )
-    print(
-        f"repository: {repo['files_changed']} files changed {repo['from']}..{repo['to']}, "
-        f"patch {mb(repo['patch_bytes'])}"
-    )
+    if repo is not None:
+        print(
+            f"repository: {repo['files_changed']} files changed {repo['from']}..{repo['to']}, "
+            f"patch {mb(repo['patch_bytes'])}"
+        )
     header = ("", "median/peak", "goal/note", "")
     width = 48
     print()

@@ -1,8 +1,9 @@
 """The benchmark's world, built once under ``.bench/`` and reused while complete.
 
-    .bench/forge/users.yaml                        alice
+    .bench/forge/users.yaml, teams.yaml            alice, a developer (may request)
     .bench/forge/alphagov/frontend.git             make_repo: release_1 -> release_2
-    .bench/forge/alphagov/release-requests.git     bs.yaml and policies/apps.yaml
+    .bench/forge/alphagov/release-requests.git     bs.yaml, policies/apps.yaml and
+                                                   this project's policies/standard.yaml
     .bench/checkout/                               a clone of release-requests
     .bench/stamps/*.json                           what was built, written last
 
@@ -13,6 +14,7 @@ and built again.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -39,6 +41,16 @@ TO_TAG = "release_2"
 DEPLOYED_REF = "deployed-to-production"
 MIN_FILES_CHANGED = 5000
 MIN_PATCH_BYTES = 200_000_000
+#: The same, for the requests repository alone (its app repository is costly to rebuild).
+REQUESTS_FORMAT = 2
+#: The policy frontend uses: this project's own, so the world follows its changes.
+POLICY_FILE = Path(__file__).resolve().parent.parent / "policies" / "standard.yaml"
+#: Who is in which team: alice must be a developer to request (standard.yaml's requesters).
+TEAMS = {
+    "alphagov/developers": [USER],
+    "alphagov/deployers": ["bob"],
+    "alphagov/dba": ["dave"],
+}
 
 
 class BenchError(Exception):
@@ -93,7 +105,9 @@ def prepare(
     if rebuild:
         for stamp in stamps.glob("*.json"):
             stamp.unlink()
-    _write_if_changed(forge / "users.yaml", f"{USER}: {USER}@example.com\n")
+    users = [USER, *sorted({m for members in TEAMS.values() for m in members} - {USER})]
+    _write_if_changed(forge / "users.yaml", "".join(f"{u}: {u}@example.com\n" for u in users))
+    _write_if_changed(forge / "teams.yaml", yaml.safe_dump(TEAMS, default_flow_style=None))
 
     app_git_dir = forge / f"{APP_REPO}.git"
     app_params = {
@@ -118,7 +132,13 @@ def prepare(
 
     requests_git_dir = forge / f"{REQUESTS_REPO}.git"
     checkout = root / "checkout"
-    requests_params = {"format": FORMAT, "forge": str(forge), "checkout": str(checkout)}
+    requests_params = {
+        "format": FORMAT,
+        "requests_format": REQUESTS_FORMAT,
+        "policy_sha256": hashlib.sha256(POLICY_FILE.read_bytes()).hexdigest(),
+        "forge": str(forge),
+        "checkout": str(checkout),
+    }
     if _reuse(stamps / "requests.json", requests_params, env, requests_git_dir, "main") is None:
         (stamps / "requests.json").unlink(missing_ok=True)
         _build_requests(forge, requests_git_dir, checkout, env)
@@ -225,6 +245,7 @@ def _build_requests(forge: Path, git_dir: Path, checkout: Path, env: Mapping[str
         )
     )
     (checkout / "policies").mkdir()
+    shutil.copyfile(POLICY_FILE, checkout / "policies" / "standard.yaml")
     (checkout / "policies" / "apps.yaml").write_text(
         yaml.safe_dump(
             {

@@ -9,7 +9,7 @@ are reported beside the tree.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -88,7 +88,7 @@ def is_bot(login: str) -> bool:
     return login.endswith("[bot]")
 
 
-def is_member(people: People, login: str, teams: Mapping[str, list[str]]) -> bool:
+def is_member(people: People, login: str, teams: Mapping[str, Collection[str]]) -> bool:
     return login in people.users or any(login in teams.get(team, ()) for team in people.teams)
 
 
@@ -144,8 +144,14 @@ def rule_condition(rule: Rule, facts: ApprovalFacts) -> tuple[bool, str | None]:
 
 
 def evaluate_rule(
-    rule: Rule, facts: ApprovalFacts, standing: Mapping[str, ReviewFact], dismissed: list[Ignored]
+    rule: Rule,
+    facts: ApprovalFacts,
+    standing: Mapping[str, ReviewFact],
+    dismissed: list[Ignored],
+    teams: Mapping[str, Collection[str]] | None = None,
 ) -> RuleResult:
+    """One rule's result; `teams` is facts.teams as sets, when the caller made them."""
+    teams = facts.teams if teams is None else teams
     applies, condition = rule_condition(rule, facts)
     requires = rule.requires
     who = requires.describe()
@@ -163,19 +169,21 @@ def evaluate_rule(
 
     approved: list[str] = []
     ignored: list[Ignored] = []
+    not_member: str | None = None
     for login, review in standing.items():
         if review.state != "APPROVED":
             continue
         reason = excluded(login)
-        if reason is None and not is_member(requires, login, facts.teams):
-            reason = _not_member_reason(requires)
+        if reason is None and not is_member(requires, login, teams):
+            not_member = not_member or _not_member_reason(requires)
+            reason = not_member
         if reason is None and review.commit != facts.head:
             reason = "approved an earlier commit"
         if reason is None:
             approved.append(login)
         else:
             ignored.append(Ignored(login, reason))
-    ignored.extend(d for d in dismissed if is_member(requires, d.user, facts.teams))
+    ignored.extend(d for d in dismissed if is_member(requires, d.user, teams))
 
     because = f": {condition}" if condition else ""
     if len(approved) >= requires.count:
@@ -189,9 +197,7 @@ def evaluate_rule(
             who,
             None,
         )
-    candidates = set(requires.users) | {
-        m for team in requires.teams for m in facts.teams.get(team, ())
-    }
+    candidates = set(requires.users) | {m for team in requires.teams for m in teams.get(team, ())}
     possible = {login for login in candidates if excluded(login) is None}
     if len(possible) < requires.count:
         missing = (
@@ -247,10 +253,12 @@ def _combine(
 
 def evaluate_policy(policy: Policy, facts: ApprovalFacts) -> PolicyResult:
     standing, dismissed = standing_reviews(facts.reviews)
+    teams = {team: frozenset(members) for team, members in facts.teams.items()}
+    rules = {rule.name: rule for rule in policy.rules}
 
     def walk(node: str | Group) -> RuleResult | GroupResult:
         if isinstance(node, str):
-            return evaluate_rule(policy.rule(node), facts, standing, dismissed)
+            return evaluate_rule(rules[node], facts, standing, dismissed, teams)
         return _combine(node.kind, [walk(child) for child in node.children])
 
     tree = walk(policy.approval)
@@ -262,7 +270,7 @@ def evaluate_policy(policy: Policy, facts: ApprovalFacts) -> PolicyResult:
             continue
         if is_bot(login):
             ignored_rejections.append(Ignored(login, "a bot"))
-        elif not is_member(disapprovers, login, facts.teams):
+        elif not is_member(disapprovers, login, teams):
             ignored_rejections.append(
                 Ignored(login, f"may not reject: {_not_member_reason(disapprovers)}")
             )

@@ -73,10 +73,16 @@ def check_glob(glob: str) -> str:
     return glob
 
 
+@lru_cache(maxsize=256)
+def _any_of(globs: tuple[str, ...]) -> re.Pattern[str]:
+    """One pattern for several globs: one match per path, however many globs."""
+    return re.compile("|".join(f"(?:{glob_regex(g).pattern})" for g in globs), re.DOTALL)
+
+
 def matching_paths(globs: tuple[str, ...] | list[str], paths: tuple[str, ...]) -> list[str]:
     """The paths any of `globs` matches, in the order given."""
     try:
-        patterns = [glob_regex(g) for g in globs]
+        pattern = _any_of(tuple(globs))
     except ValueError as exc:
         raise BsError(str(exc)) from None
-    return [p for p in paths if any(pattern.fullmatch(p) for pattern in patterns)]
+    return [p for p in paths if pattern.fullmatch(p)]

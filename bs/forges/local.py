@@ -57,10 +57,12 @@ class LocalForge(LocalRepos):
             raise BsError(f"{repo} has no branch '{head}' to open a pull request from.")
         if self.resolve_branch(repo, base) is None:
             raise BsError(f"{repo} has no base branch '{base}'.")
+        # The pull requests ever opened from this head, so the check reads only those.
+        by_head = self._forge_dir(repo) / "heads" / f"{head}.jsonl"
         with records.locked(self.root):
-            for number in self._numbers(repo):
-                existing = self.get_pull_request(repo, number)
-                if existing.state == "open" and existing.head_ref == head:
+            for record in records.read_records(by_head):
+                number = int(record["number"])
+                if self.get_pull_request(repo, number).state == "open":
                     raise BsError(f"a pull request for {head} is already open: #{number}.")
             number = records.next_number(self._forge_dir(repo), "pull")
             records.write_json_new(
@@ -69,6 +71,7 @@ class LocalForge(LocalRepos):
                  "head": {"ref": head, "sha": head_sha}, "base": {"ref": base},
                  "created_at": _iso(self._clock())},
             )  # fmt: skip
+            records.append_record(by_head, {"number": number})
         return self.get_pull_request(repo, number)
 
     def _numbers(self, repo: str) -> list[int]:
@@ -219,9 +222,7 @@ class LocalForge(LocalRepos):
     def list_pushes(self, repo: str, number: int) -> list[Push]:
         pull = self.get_pull_request(repo, number)
         pushes: list[Push] = []
-        for record in records.read_records(self._forge_dir(repo) / "pushes.jsonl"):
-            if record["branch"] != pull.head_ref:
-                continue
+        for record in records.read_records(self._pushes_path(repo, pull.head_ref)):
             if record["before"] is None:
                 pushes = []  # The branch was (re)created: earlier pushes were to another branch.
             pushes.append(

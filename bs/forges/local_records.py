@@ -7,7 +7,7 @@ Layout, beside the bare repositories (documented in docs/local-forge.md):
     DIR/OWNER/NAME.forge/pulls/N.json     a pull request as opened
     DIR/OWNER/NAME.forge/pulls/N.jsonl    its events: reviews, dismissals,
                                           comments, closed, reopened, merged
-    DIR/OWNER/NAME.forge/pushes.jsonl     who pushed what to which branch
+    DIR/OWNER/NAME.forge/pushes/B.jsonl   who pushed what to branch B
     DIR/OWNER/NAME.forge/statuses/SHA.jsonl  commit statuses
 
 Records are append-only, like git-appraise's: an update is a new record and

@@ -139,11 +139,15 @@ class LocalRepos:
                 what=f"updating {branch}",
             )  # fmt: skip
             records.append_record(
-                self._forge_dir(repo) / "pushes.jsonl",
+                self._pushes_path(repo, branch),
                 {"branch": branch, "pusher": user, "before": before, "after": commit,
                  "commits": [commit], "at": _iso(when)},
             )  # fmt: skip
         return commit
+
+    def _pushes_path(self, repo: str, branch: str) -> Path:
+        """One record file per branch: reading a branch's pushes never reads the others'."""
+        return self._forge_dir(repo) / "pushes" / f"{branch}.jsonl"
 
     def delete_branch(self, repo: str, branch: str) -> None:
         git_dir = self.git_dir(repo)

@@ -187,6 +187,14 @@ def expect(
     return data
 
 
+def only_check_fails(world: World, number: int, name: str, message: str) -> Any:
+    """Check `number`: invalid, with check `name` failing alone with `message`."""
+    data = expect(world, number, "failed", 2, f"Invalid request: {message}")
+    assert check_named(data, name) == {"name": name, "ok": False, "message": message}
+    assert failed_checks(data) == [name]
+    return data
+
+
 def statuses(world: World, sha: str) -> list[CommitStatus]:
     return [s for s in forge(world).list_statuses(REQUESTS, sha) if s.context == "bs/policy"]
 
@@ -386,9 +394,7 @@ def test_a_head_moved_outside_the_forge_fails(world: World) -> None:
         "the head commit was not pushed through the forge, so who pushed it is unknown and no "
         "approval can be trusted: close this and open a new request"
     )
-    data = expect(world, opened.number, "failed", 2, f"Invalid request: {message}")
-    assert check_named(data, "pushes") == {"name": "pushes", "ok": False, "message": message}
-    assert failed_checks(data) == ["pushes"]
+    only_check_fails(world, opened.number, "pushes", message)
 
 
 def test_a_closed_pull_request_fails_and_gets_no_status(world: World) -> None:
@@ -486,9 +492,7 @@ def test_a_pull_request_that_also_changes_another_file_is_invalid(
     review(world, opened.number, "bob")  # approving the new head changes nothing
 
     message = f"it also changes {path}: {SEPARATE_PR}"
-    data = expect(world, opened.number, "failed", 2, f"Invalid request: {message}")
-    assert check_named(data, "files") == {"name": "files", "ok": False, "message": message}
-    assert failed_checks(data) == ["files"]
+    data = only_check_fails(world, opened.number, "files", message)
     for name in ("tag", "deployed", "ancestry", "digest"):
         assert check_named(data, name) == {"name": name, "ok": None, "message": NOT_CHECKED}
     assert data["policy"] is None
@@ -518,9 +522,7 @@ def test_a_patch_edited_by_hand_fails_the_digest_check(world: World) -> None:
         f"{opened.patch_file} does not match the request's sha256 (the file's is "
         f"{sha256(patch)[:12]}, the request says {opened.patch_sha256[:12]}): the patch was edited"
     )
-    data = expect(world, opened.number, "failed", 2, f"Invalid request: {message}")
-    assert check_named(data, "digest") == {"name": "digest", "ok": False, "message": message}
-    assert failed_checks(data) == ["digest"]
+    data = only_check_fails(world, opened.number, "digest", message)
     assert check_named(data, "files")["ok"] is True
 
 
@@ -537,9 +539,7 @@ def test_a_digest_edited_to_match_an_edited_patch_fails_against_git(world: World
         f"the diff git computes for this release ({opened.patch_sha256[:12]}) is not the one in "
         f"the request ({sha256(patch)[:12]}): the request's digest and patch do not describe this release"
     )
-    data = expect(world, opened.number, "failed", 2, f"Invalid request: {message}")
-    assert check_named(data, "digest") == {"name": "digest", "ok": False, "message": message}
-    assert failed_checks(data) == ["digest"]
+    only_check_fails(world, opened.number, "digest", message)
 
 
 # -- 9 and 10. the tag and the deployed version -----------------------------------------
@@ -555,9 +555,7 @@ def test_a_tag_moved_after_opening_fails(world: World) -> None:
         f"tag release_2 now points at {opened.release_1[:12]}, not the pinned "
         f"{opened.release_2[:12]}: it was moved after the request was opened; open a new request"
     )
-    data = expect(world, opened.number, "failed", 2, f"Invalid request: {message}")
-    assert check_named(data, "tag") == {"name": "tag", "ok": False, "message": message}
-    assert failed_checks(data) == ["tag"]
+    only_check_fails(world, opened.number, "tag", message)
 
     git(world.app_bare(FRONTEND), "tag", "-d", "release_2")
     message = (
@@ -577,9 +575,7 @@ def test_the_deployed_version_moving_after_opening_fails(world: World) -> None:
         "the deployed version changed since this request was opened "
         f"(was {opened.release_1[:12]}, now {opened.release_2[:12]}): open a new one"
     )
-    data = expect(world, opened.number, "failed", 2, f"Invalid request: {message}")
-    assert check_named(data, "deployed") == {"name": "deployed", "ok": False, "message": message}
-    assert failed_checks(data) == ["deployed"]
+    only_check_fails(world, opened.number, "deployed", message)
 
 
 # -- 11 and 12. the base branch and one request per pull request ------------------------
@@ -594,9 +590,7 @@ def test_a_pull_request_retargeted_to_another_branch_fails(world: World) -> None
     message = (
         "the pull request targets 'staging', not the default branch 'main': retarget it to main"
     )
-    data = expect(world, opened.number, "failed", 2, f"Invalid request: {message}")
-    assert check_named(data, "base") == {"name": "base", "ok": False, "message": message}
-    assert failed_checks(data) == ["base"]
+    only_check_fails(world, opened.number, "base", message)
 
 
 def test_a_second_request_file_in_the_same_pull_request_fails(world: World) -> None:

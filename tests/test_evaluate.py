@@ -377,7 +377,7 @@ INVALID_POLICIES = [
     ("approval: r\nrules: [{name: r, requires: {users: [bob]}}, {name: r, requires: {users: [carol]}}]", "two rules are named 'r'", "duplicate-names"),
     (f"approval: {{all_of: []}}\n{RULE_R}", "all_of is empty", "empty-group"),
     (f"approval: {{all_of: [r], any_of: [r]}}\n{RULE_R}", "either all_of", "both-group-kinds"),
-    ("approval: r\nrules: [{name: r, requires: {count: 1}}]", "requires names nobody", "nobody-may-approve"),
+    ("approval: r\nrules: [{name: r, requires: {count: 1}}]", "names nobody: list users or teams", "nobody-may-approve"),
     ("approval: r\nrules: [{name: r, if: {}, requires: {users: [bob]}}]", "if: is empty", "empty-if"),
     ("approval: r\nrules: [{name: r, if: {changed_paths: [/db/**]}, requires: {users: [bob]}}]", "is not a path glob", "absolute-glob"),
 ]  # fmt: skip

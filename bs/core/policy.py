@@ -79,6 +79,8 @@ class People(_Strict):
 
 
 class NonEmptyPeople(People):
+    """People that must name someone: an empty list is a mistake, not "nobody"."""
+
     model_config = ConfigDict(
         json_schema_extra={"anyOf": [{"required": ["users"]}, {"required": ["teams"]}]}
     )
@@ -86,22 +88,12 @@ class NonEmptyPeople(People):
     @model_validator(mode="after")
     def _someone(self) -> NonEmptyPeople:
         if not self.users and not self.teams:
-            raise ValueError("it names nobody: list users or teams, or remove the key")
+            raise ValueError("names nobody: list users or teams, or remove the key")
         return self
 
 
-class Requires(People):
-    model_config = ConfigDict(
-        json_schema_extra={"anyOf": [{"required": ["users"]}, {"required": ["teams"]}]}
-    )
-
+class Requires(NonEmptyPeople):
     count: int = Field(default=1, ge=1, le=100, description="how many approvals")
-
-    @model_validator(mode="after")
-    def _someone(self) -> Requires:
-        if not self.users and not self.teams:
-            raise ValueError("requires names nobody: list users or teams who may approve")
-        return self
 
 
 class MoreThan(_Strict):

@@ -163,12 +163,16 @@ def _release_facts(
     )
     digest, stats = hash_patch(git_dir, pinned_from, to)
     changes["digest_from_git"] = digest
-    try:
-        changes["digest_of_patch_file"] = digest_committed_patch(
-            forge.git_dir(repo), pull.head_sha, request.patch.file
-        )
-    except BsError as exc:
-        changes["patch_error"] = exc.message
+    if integrity.patch_path is None:
+        changes["patch_error"] = "the pull request adds no patch file to compare"
+    else:
+        # The patch the pull request adds, never a path the (untrusted) YAML names.
+        try:
+            changes["digest_of_patch_file"] = digest_committed_patch(
+                forge.git_dir(repo), pull.head_sha, integrity.patch_path
+            )
+        except BsError as exc:
+            changes["patch_error"] = exc.message
     release = ReleaseFacts(
         paths=gitcmd.changed_paths(git_dir, pinned_from, to),
         insertions=stats.insertions,

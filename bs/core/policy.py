@@ -173,6 +173,8 @@ def _node_kind(value: Any) -> str | None:
 class Group(_Strict):
     """``all_of`` or ``any_of``: exactly one of them."""
 
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1, "maxProperties": 1})
+
     all_of: list[Node] | None = None
     any_of: list[Node] | None = None
 

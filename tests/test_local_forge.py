@@ -548,3 +548,94 @@ def test_concurrent_pull_requests_from_processes_get_distinct_numbers(world: Wor
     with ProcessPoolExecutor(count, mp_context=context) as pool:
         numbers = list(pool.map(_open_one, [str(world.forge)] * count, range(count)))
     check_distinct(world, numbers, count)
+
+
+# -- pushes to a pull request's branch, its files and commits ----------------------
+
+
+def test_push_files_adds_a_commit_and_records_the_push(world: World, tmp_path: Path) -> None:
+    number = open_pr(world, tmp_path, "request/more", user="alice")
+    forge = forge_as(world, "carol")
+    before = forge.get_pull_request(REPO, number).head_sha
+    after = forge.push_files(REPO, "request/more", files(tmp_path, extra__b="b\n"), "More")
+    assert forge.get_pull_request(REPO, number).head_sha == after
+    assert git(world.requests_bare, "rev-parse", f"{after}^") == before
+    pushes = forge.list_pushes(REPO, number)
+    assert [(p.pusher, p.head_sha) for p in pushes] == [("alice", before), ("carol", after)]
+    # The commit carries the pusher's identity, so it names them as its author.
+    commits = forge.list_pull_commits(REPO, number)
+    assert [(c.sha, c.author, c.committer) for c in commits] == [
+        (after, "carol", "carol"),
+        (before, "alice", "alice"),
+    ]
+    paths = {f.path: f.status for f in forge.list_pull_files(REPO, number)}
+    assert paths == {"requests/request_more": "added", "extra/b": "added"}
+
+
+def test_push_files_can_remove_and_needs_the_branch(world: World, tmp_path: Path) -> None:
+    number = open_pr(world, tmp_path, "request/rm", user="alice")
+    forge = forge_as(world, "alice")
+    forge.push_files(REPO, "request/rm", [], "Drop it", remove=["requests/request_rm"])
+    assert forge.list_pull_files(REPO, number) == []
+    with pytest.raises(BsError, match="no branch 'request/missing'"):
+        forge.push_files(REPO, "request/missing", [], "x")
+
+
+def test_pull_files_are_against_the_merge_base(world: World, tmp_path: Path) -> None:
+    """Like GitHub's "Files changed": what moved on the base since is not the pull request's."""
+    number = open_pr(world, tmp_path, "request/base")
+    push_commit(world.requests_bare, "main", "README.md", "moved on\n")
+    forge = forge_as(world, "bob")
+    files_now = forge.list_pull_files(REPO, number)
+    assert [(f.path, f.status) for f in files_now] == [("requests/request_base", "added")]
+    merged = forge.merge_pull_request(REPO, number)
+    assert merged.merged
+    # After the merge, against the merge's first parent: still the same files.
+    assert forge.list_pull_files(REPO, number) == files_now
+
+
+def test_commits_by_an_unknown_identity_have_no_login(world: World, tmp_path: Path) -> None:
+    number = open_pr(world, tmp_path, "request/stranger")
+    push_commit(world.requests_bare, "request/stranger", "x.txt", "x\n")  # as Test <test@...>
+    commits = forge_as(world, "bob").list_pull_commits(REPO, number)
+    assert (commits[0].author, commits[0].committer) == (None, None)
+    assert (commits[1].author, commits[1].committer) == ("alice", "alice")
+
+
+def test_merge_refuses_when_the_head_moved_since_it_was_checked(
+    world: World, tmp_path: Path
+) -> None:
+    number = open_pr(world, tmp_path, "request/race")
+    forge = forge_as(world, "bob")
+    checked = forge.get_pull_request(REPO, number).head_sha
+    forge_as(world, "alice").push_files(REPO, "request/race", files(tmp_path, late="x\n"), "Late")
+    main = git(world.requests_bare, "rev-parse", "refs/heads/main")
+    with pytest.raises(BsError, match="check it again"):
+        forge.merge_pull_request(REPO, number, sha=checked)
+    assert git(world.requests_bare, "rev-parse", "refs/heads/main") == main
+    head = forge.get_pull_request(REPO, number).head_sha
+    assert forge.merge_pull_request(REPO, number, sha=head).merged
+
+
+def test_retarget_pull_request(world: World, tmp_path: Path) -> None:
+    number = open_pr(world, tmp_path, "request/retarget")
+    git(world.requests_bare, "branch", "staging", "main")
+    forge = forge_as(world, "alice")
+    assert forge.retarget_pull_request(REPO, number, "staging").base == "staging"
+    with pytest.raises(BsError, match="no branch 'nowhere'"):
+        forge.retarget_pull_request(REPO, number, "nowhere")
+    forge.close_pull_request(REPO, number)
+    with pytest.raises(BsError, match="closed"):
+        forge.retarget_pull_request(REPO, number, "main")
+
+
+def test_a_branch_may_have_a_new_pull_request_once_the_old_one_closed(
+    world: World, tmp_path: Path
+) -> None:
+    number = open_pr(world, tmp_path, "request/again")
+    forge = forge_as(world, "alice")
+    with pytest.raises(BsError, match=f"already open: #{number}"):
+        forge.open_pull_request(REPO, head="request/again", base="main", title="t", body="b")
+    forge.close_pull_request(REPO, number)
+    again = forge.open_pull_request(REPO, head="request/again", base="main", title="t", body="b")
+    assert again.number == number + 1

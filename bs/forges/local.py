@@ -115,11 +115,12 @@ class LocalForge(LocalRepos):
         )  # fmt: skip
 
     def _merge_base(self, repo: str, pull: PullRequest) -> str:
+        """Where the pull request's branch left its base (after a merge: the base before it)."""
         git_dir = self.git_dir(repo)
         if pull.merged and pull.merge_commit_sha:
-            # After the merge the base contains the head: compare with the base before it.
-            return gitcmd.run(git_dir, "rev-parse", f"{pull.merge_commit_sha}^1")
-        base_sha = self.resolve_branch(repo, pull.base)
+            base_sha: str | None = gitcmd.run(git_dir, "rev-parse", f"{pull.merge_commit_sha}^1")
+        else:
+            base_sha = self.resolve_branch(repo, pull.base)
         if base_sha is None:
             raise BsError(f"{repo} has no base branch '{pull.base}'.")
         return gitcmd.run(git_dir, "merge-base", base_sha, pull.head_sha)
@@ -281,13 +282,18 @@ class LocalForge(LocalRepos):
         ]
         return list(reversed(found))
 
-    def merge_pull_request(self, repo: str, number: int) -> PullRequest:
+    def merge_pull_request(self, repo: str, number: int, *, sha: str | None = None) -> PullRequest:
         user = self.current_user()
         git_dir = self.git_dir(repo)
         with records.locked(self.root):
             pull = self.get_pull_request(repo, number)
             if pull.state != "open":
                 raise BsError(f"pull request #{number} is closed: it cannot be merged.")
+            if sha is not None and pull.head_sha != sha:
+                raise BsError(
+                    f"pull request #{number} moved to {pull.head_sha[:12]} since {sha[:12]} was "
+                    "checked: check it again before merging."
+                )
             base_sha = self.resolve_branch(repo, pull.base)
             if base_sha is None:
                 raise BsError(f"{repo} has no base branch '{pull.base}'.")

@@ -128,8 +128,12 @@ class LocalRepos:
                     f"100644,{blob},{path}",
                     env=env,
                 )
-            for path in remove:
-                gitcmd.run(git_dir, "update-index", "--force-remove", "--", path, env=env)
+            if remove:
+                # Mode 0 removes an entry; --index-info needs no work tree.
+                listing = Path(tmp) / "remove"
+                listing.write_text("".join(f"0 {'0' * 40}\t{path}\n" for path in remove))
+                with listing.open("rb") as stdin:
+                    gitcmd.run(git_dir, "update-index", "--index-info", env=env, stdin=stdin)
             tree = gitcmd.run(git_dir, "write-tree", env=env)
         commit = gitcmd.run(git_dir, "commit-tree", tree, "-p", parent, "-m", message, env=env)
         with records.locked(self.root):

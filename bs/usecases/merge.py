@@ -34,4 +34,5 @@ def merge_request(forge: Forge, repo: str, number: int, *, admin: bool) -> PullR
                 f"#{number} cannot be merged: {STATUS_CONTEXT} is {latest.state} on {pull.head_sha[:12]} "
                 f"({latest.description}). Run `bs check {number}` to see why."
             )
-    return forge.merge_pull_request(repo, number)
+    # The head the status was read on: a push since then must not slip through.
+    return forge.merge_pull_request(repo, number, sha=pull.head_sha)

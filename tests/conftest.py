@@ -15,6 +15,10 @@ from hypothesis import settings
 
 from bs.cli.main import main
 
+# The helper modules shared by several test files assert too: rewrite their asserts
+# as pytest does the test files', for the same detailed failure messages.
+pytest.register_assert_rewrite("tests.checkhelpers", "tests.evalhelpers", "tests.policyhelpers")
+
 # No per-example deadline: a loaded 2-core CI machine must not turn slowness into failures.
 settings.register_profile("bs", deadline=None)
 settings.load_profile("bs")
@@ -250,3 +254,10 @@ def world(tmp_path: Path) -> Iterator[World]:
     checkout = tmp_path / "checkout"
     git(tmp_path, "clone", "-q", str(forge / "alphagov" / "release-requests.git"), str(checkout))
     yield World(root=tmp_path, forge=forge, checkout=checkout)
+
+
+@pytest.fixture
+def app_world(world: World) -> World:
+    """frontend, under the shipped standard policy (alice is one of its requesters)."""
+    world.add_app("frontend")
+    return world

@@ -124,6 +124,28 @@ def test_no_status_posts_nothing(world: World) -> None:
     assert statuses(world, data["head_sha"]) == []
 
 
+def test_save_facts_writes_a_fixture_that_bs_policy_test_passes(world: World) -> None:
+    """A real pull request's facts become a `bs policy test` case expecting today's verdict."""
+    opened = open_release(world, migration=True)
+    review(world, opened.number, "bob")
+    fixture = world.checkout / "policies" / "tests" / "pr.yaml"
+    fixture.parent.mkdir(exist_ok=True)
+    result = world.bs("check", str(opened.number), "--no-status", "--save-facts", str(fixture))
+    assert result.exit_code == 1, result.output
+    text = fixture.read_text()
+    assert "outcome: pending" in text and "database migrations: pending" in text
+    assert "user: bob" in text and "db/migrate/" in text
+    ran = world.bs("policy", "test", str(fixture), "--json")
+    assert ran.exit_code == 0, ran.output
+    [case] = json.loads(ran.stdout)["cases"]
+    assert (case["outcome"], case["passed"]) == ("pending", True)
+    # Editing the expectation to what the policy should say makes the fixture fail.
+    fixture.write_text(text.replace("outcome: pending", "outcome: met"))
+    failed = world.bs("policy", "test", str(fixture))
+    assert failed.exit_code == 1
+    assert "outcome is pending" in failed.stdout
+
+
 def pull_request_event(world: World, number: int, action: str = "synchronize") -> dict[str, Any]:
     """A trimmed GitHub `pull_request` webhook payload (octokit/webhooks' shape)."""
     pull = forge(world).get_pull_request(REQUESTS, number)

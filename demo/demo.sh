@@ -165,6 +165,12 @@ note "The same explanation as markdown, for a GitHub Actions job summary ($DEMO/
 cat "$DEMO/summary.md"
 run BS_USER=bob bs merge 2 --json
 
+say "9. An admin can bypass the check, as on GitHub; the merge hook (next) will mint no link for it"
+run bs open-request frontend release_4 --reason "'Styles'"
+expect_status 1 bs check 3
+refused BS_USER=bob bs merge 3
+run BS_USER=bob bs merge 3 --admin
+
 say "Done"
 note "Everything is in .demo/; run bs there yourself: cd .demo/release-requests && BS_USER=alice bs --help"
 note "Next (coming issues): the merge hook, mail and deploy links; the gateway; GitHub."

@@ -30,7 +30,8 @@ def test_demo_runs_the_flow(tmp_path: Path) -> None:
     assert "Opened pull request #1" in out
     assert "bob approved #1" in out
     assert "you cannot review your own request" in out
-    assert out.count("(refused, exit status non-zero, as it should be)") == 7
+    assert out.count("(refused, exit status non-zero, as it should be)") == 8
+    assert "bob merged #3 as an admin, bypassing bs/policy" in out
     # The check explains itself at each step: pending, an ignored approval, met, rejected.
     assert "bs/policy: not met yet: Needs 1 more approval from alphagov/deployers" in out
     assert "ignored: erin: not in alphagov/deployers" in out

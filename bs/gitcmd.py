@@ -70,6 +70,19 @@ def blob_size(git_dir: Path, commit: str, path: str) -> int | None:
     return int(str(out).strip())
 
 
+def blob_mode(git_dir: Path, commit: str, path: str) -> str | None:
+    """The file mode of `path` in `commit` (100644, 100755, 120000 for a symlink, 160000
+    for a submodule), or None when there is no such entry."""
+    try:
+        out = git_at(git_dir).execute(
+            _command(git_dir, ["ls-tree", "-z", "--full-tree", commit, "--", path]), env=_env()
+        )
+    except git.GitCommandError:
+        return None
+    entry = str(out)
+    return entry.split(" ", 1)[0] if entry else None
+
+
 def read_blob(git_dir: Path, commit: str, path: str) -> bytes:
     """The bytes of the file at `path` in `commit` (check its size first)."""
     try:
@@ -161,6 +174,11 @@ def start_process(git_dir: Path, args: Sequence[str]) -> GitProcess:
     return GitProcess(handle, handle.proc)
 
 
+def printable_path(path: str) -> str:
+    """A path as text anyone can print: bytes that are not UTF-8 shown as \\xNN."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def changed_paths(git_dir: Path, from_commit: str | None, to_commit: str) -> list[str]:
     """Every path FROM..TO changes; a rename gives both its old and new path."""
     base = from_commit or EMPTY_TREE_SHA1
@@ -168,4 +186,4 @@ def changed_paths(git_dir: Path, from_commit: str | None, to_commit: str) -> lis
         git_dir, "diff", "--name-only", "-z", "--no-renames", "--no-ext-diff",
         "--ignore-submodules=none", base, to_commit,
     )  # fmt: skip
-    return [path for path in out.split("\0") if path]
+    return [printable_path(path) for path in out.split("\0") if path]

@@ -15,6 +15,11 @@ from bs import gitcmd
 from bs.errors import BsError
 
 CHUNK = 1 << 18
+# What reviewers see with zcat must be exactly what was hashed: nothing may follow.
+_TRAILING = (
+    "{path} holds more after its gzip stream (another member or stray bytes), which "
+    "`zcat` would show and the digest would not cover: the patch file is not bs's"
+)
 #: A gzip bomb costs only time when streamed; still, refuse anything absurd.
 MAX_UNCOMPRESSED = 4 << 30
 
@@ -29,25 +34,34 @@ def digest_committed_patch(git_dir: Path, commit: str, path: str) -> str:
     hasher = hashlib.sha256()
     inflate = zlib.decompressobj(wbits=31) if path.endswith(".gz") else None
     total = 0
+
+    def take(data: bytes) -> None:
+        nonlocal total
+        total += len(data)
+        if total > MAX_UNCOMPRESSED:
+            raise BsError(f"{path} decompresses to more than {MAX_UNCOMPRESSED >> 30} GiB: refused")
+        hasher.update(data)
+
     try:
         while chunk := proc.stdout.read(CHUNK):
-            if inflate is not None:
-                try:
-                    chunk = inflate.decompress(chunk)
-                except zlib.error as exc:
-                    raise BsError(
-                        f"{path} is not valid gzip ({exc}): the patch file is damaged"
-                    ) from None
-            total += len(chunk)
-            if total > MAX_UNCOMPRESSED:
+            if inflate is None:
+                take(chunk)
+                continue
+            if inflate.eof:
+                raise BsError(_TRAILING.format(path=path))
+            try:
+                # At most CHUNK bytes out per call: a small bomb cannot balloon memory.
+                take(inflate.decompress(chunk, CHUNK))
+                while inflate.unconsumed_tail and not inflate.eof:
+                    take(inflate.decompress(inflate.unconsumed_tail, CHUNK))
+            except zlib.error as exc:
                 raise BsError(
-                    f"{path} decompresses to more than {MAX_UNCOMPRESSED >> 30} GiB: refused"
-                )
-            hasher.update(chunk)
-        if inflate is not None:
-            if not inflate.eof:
-                raise BsError(f"{path} is a truncated gzip file: the patch file is damaged")
-            hasher.update(inflate.flush())
+                    f"{path} is not valid gzip ({exc}): the patch file is damaged"
+                ) from None
+            if inflate.unused_data:
+                raise BsError(_TRAILING.format(path=path))
+        if inflate is not None and not inflate.eof:
+            raise BsError(f"{path} is a truncated gzip file: the patch file is damaged")
         status = proc.wait()
     finally:
         with contextlib.suppress(Exception):

@@ -66,12 +66,15 @@ class Forge(Protocol):
 
     def get_pull_request(self, repo: str, number: int) -> PullRequest: ...
 
-    def list_pull_files(self, repo: str, number: int) -> list[PullFile]:
-        """The files the pull request changes against where its branch left the base."""
+    def list_pull_files(self, repo: str, number: int, head_sha: str) -> list[PullFile]:
+        """The files commit `head_sha` of the pull request changes against where its branch
+        left the base. Pinned to `head_sha`, never to whatever the branch holds by now:
+        the checker judges one commit, whatever is pushed while it runs."""
         ...
 
-    def list_pull_commits(self, repo: str, number: int) -> list[PullCommit]:
-        """The commits on the pull request's branch, with their authors' and committers' logins."""
+    def list_pull_commits(self, repo: str, number: int, head_sha: str) -> list[PullCommit]:
+        """The commits of the pull request up to `head_sha`, with their authors' and
+        committers' logins (None when the forge cannot tell)."""
         ...
 
     def list_reviews(self, repo: str, number: int) -> list[Review]: ...

@@ -28,7 +28,7 @@ def _pattern_names() -> dict[str, str]:
         names.EMAIL: "an email address",
         names.GIT_REF_NAME: "a branch name, e.g. deployed-to-production",
         names.TEAM_NAME: "a team: ORG/TEAM, e.g. alphagov/deployers",
-        names.LOGIN: "a login (letters, digits and '-')",
+        names.LOGIN: "a login (letters, digits, '-' and '_')",
         names.COMMIT_SHA: "a full commit id (40 or 64 hex digits)",
         names.SHA256_HEX: "a SHA-256 digest (64 lower-case hex digits)",
         ids.REQUEST_ID_PATTERN: "a request id: YYYYMMDD- and 16 base32 characters",

@@ -20,9 +20,21 @@ class _StrictLoader(yaml.SafeLoader):
     entry could swap an app's repository without anyone noticing.
     """
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    def flatten_mapping(self, node: yaml.MappingNode) -> None:
+        # Every mapping passes here before its merge keys are flattened into it (nested
+        # merges too), so this sees each mapping's own keys; flattening rewrites the node
+        # in place, so a node is checked once, or an alias would show false duplicates.
+        checked: set[int] = self.__dict__.setdefault("_checked_nodes", set())
+        if id(node) not in checked:
+            checked.add(id(node))
+            self._refuse_duplicates(node)
+        super().flatten_mapping(node)
+
+    def _refuse_duplicates(self, node: yaml.MappingNode) -> None:
         seen: set[Any] = set()
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # `<<: *defaults`: merged keys may be overridden, as YAML allows
             key = self.construct_object(key_node, deep=True)
             try:
                 duplicate = key in seen
@@ -34,8 +46,14 @@ class _StrictLoader(yaml.SafeLoader):
                     f"the key {key!r} is given twice (keep one)", key_node.start_mark,
                 )  # fmt: skip
             seen.add(key)
-        return super().construct_mapping(node, deep=deep)
 
+
+# Timestamps stay strings: the models parse them, with messages that name the key,
+# where PyYAML's own conversion raises bare errors on dates such as 2024-02-30.
+_StrictLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
 
 #: Where each value starts in the file: key path -> line number (1-based).
 Lines = dict[tuple[int | str, ...], int]
@@ -90,8 +108,9 @@ def _expanded_size(root: yaml.Node, source: str) -> None:
         size = 1 + sum(sizes.get(id(c), 1) for c in children)
         if size > MAX_YAML_VALUES:
             raise BsError(
-                f"{source}: expands to more than {MAX_YAML_VALUES:,} values through aliases "
-                f"(anchor at line {node.start_mark.line + 1}): write the values out instead."
+                f"{source}: holds more than {MAX_YAML_VALUES:,} values, counting each alias as a "
+                f"copy (at line {node.start_mark.line + 1}): a bs file is far smaller; "
+                "write the values out, without aliases."
             )
         sizes[id(node)] = size
 
@@ -128,7 +147,15 @@ def parse_yaml_with_lines(text: str, source: str) -> tuple[Any, Lines]:
                 return None, {}
             _expanded_size(node, source)
             lines = _node_lines(node)
-            return loader.construct_document(node), lines
+            try:
+                return loader.construct_document(node), lines
+            except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
+                # An explicit tag PyYAML cannot convert (`!!bool maybe`, `!!int abc`), or a
+                # number too long to be one: the value, not the syntax, is wrong.
+                raise BsError(
+                    f"{source}: a value cannot be read ({type(exc).__name__}: {exc}). "
+                    "Write it plainly, without a !!tag."
+                ) from None
         finally:
             loader.dispose()
     except RecursionError:

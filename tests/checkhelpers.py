@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -119,6 +122,48 @@ def push(
     assert commit != before
     assert head(world, opened.number) == commit
     return commit
+
+
+def edit_request(world: World, opened: Opened, change: Callable[[str], str]) -> str:
+    """Push the request file, changed by `change`, as alice; return the new text."""
+    text = change(branch_file(world, opened, opened.request_file).decode())
+    push(world, opened, "alice", {opened.request_file: text.encode()})
+    return text
+
+
+def replace_once(old: str, new: str) -> Callable[[str], str]:
+    """A change for `edit_request`: `old`, which must be there once, becomes `new`."""
+
+    def change(text: str) -> str:
+        assert text.count(old) == 1, (old, text)
+        return text.replace(old, new)
+
+    return change
+
+
+def commit_entries(world: World, opened: Opened, entries: list[tuple[str, bytes, bytes]]) -> str:
+    """Commit raw tree entries (mode, path bytes, content) on the request's branch with
+    git itself: symlinks, file names no `push` could write. Then push an empty commit
+    on top through the forge, so who pushed the head is known; return that head."""
+    env = {**os.environ, "GIT_INDEX_FILE": str(world.root / "raw-index")}
+
+    def run(*args: str, input: bytes | None = None) -> bytes:
+        return subprocess.run(
+            ["git", f"--git-dir={world.requests_bare}", *args],
+            env=env, input=input, capture_output=True, check=True,
+        ).stdout.strip()  # fmt: skip
+
+    branch = f"refs/heads/{opened.branch}"
+    run("read-tree", branch)
+    info = b""
+    for mode, path, content in entries:
+        blob = run("hash-object", "-w", "--stdin", input=content)
+        info += mode.encode() + b" " + blob + b"\t" + path + b"\0"
+    run("update-index", "-z", "--index-info", input=info)
+    tree = run("write-tree").decode()
+    commit = run("commit-tree", tree, "-p", branch, "-m", "Raw entries").decode()
+    run("update-ref", branch, commit)
+    return forge(world, "alice").push_files(REQUESTS, opened.branch, [], "On top")
 
 
 def review(

@@ -53,10 +53,14 @@ def test_pending_without_review_then_met_when_a_deployer_approves(world: World) 
     data = expect(world, opened.number, "pending", 1, NEEDS_DEPLOYER)
     assert all(c["ok"] is True for c in data["checks"]), data["checks"]
     assert [c["name"] for c in data["checks"]] == [
-        "open", "base", "files", "request", "app", "tag", "deployed", "ancestry", "digest", "pushes",
+        "open", "base", "files", "request", "app", "tag", "deployed", "ancestry", "digest", "stats",
+        "pushes",
     ]  # fmt: skip
     assert check_named(data, "digest")["message"] == (
         f"the patch, the request and git agree: sha256 {opened.patch_sha256[:12]}"
+    )
+    assert check_named(data, "stats")["message"] == (
+        "git counts what the request says: 1 file, +1 -1, 1 commit"
     )
     assert check_named(data, "pushes")["message"] == "the head commit was pushed by alice"
     assert data["policy"]["name"] == "standard"

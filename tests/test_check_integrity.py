@@ -59,7 +59,7 @@ def test_a_pull_request_that_also_changes_another_file_is_invalid(
 
     message = f"it also changes {path}: {SEPARATE_PR}"
     data = only_check_fails(world, opened.number, "files", message)
-    for name in ("tag", "deployed", "ancestry", "digest"):
+    for name in ("tag", "deployed", "ancestry", "digest", "stats"):
         assert check_named(data, name) == {"name": name, "ok": None, "message": NOT_CHECKED}
     assert data["policy"] is None
     posted = latest_status(world, data["head_sha"])

@@ -1,7 +1,7 @@
 """The pure checks beside the approvals: ``bs.core.checks``.
 
 ``run_checks`` (open, base, files, request, app, tag, deployed, ancestry, digest,
-pushes: each failure says why, later checks are skipped after an early one) and
+stats, pushes: each failure says why, later checks are skipped after an early one) and
 ``locate_request_files`` (which request and patch a pull request adds). No I/O
 anywhere.
 """
@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 
-from bs.core.checks import IntegrityFacts, locate_request_files, run_checks
+from bs.core.checks import RELEASE_CHECKS, IntegrityFacts, locate_request_files, run_checks
 from bs.core.evaluate import evaluate_policy
 from bs.core.pulls import PullFile
-from bs.core.request import ReleaseRequest
+from bs.core.request import MAX_REASON_CHARS, ReleaseRequest
+from bs.core.tags import TagScheme
 from bs.core.verdict import judge
 from tests.evalhelpers import cases, facts, one_rule
 
@@ -71,18 +72,27 @@ def integrity(**changes: Any) -> IntegrityFacts:
         "patch_path": PATCH_PATH,
         "request": request(),
         "known_apps": ("frontend", "backend"),
+        "scheme": TagScheme("release"),
         "tag_commit_now": SHA_TO,
+        "from_tag_commit_now": SHA_FROM,
         "deployed_now": SHA_FROM,
         "to_descends": True,
         "digest_from_git": DIGEST,
         "digest_of_patch_file": DIGEST,
+        "stats_from_git": (3, 10, 2, 4),
         "head_pushed_by": "alice",
     }
     fields.update(changes)
     return IntegrityFacts(**fields)
 
 
-ALL_CHECKS = ["open", "base", "files", "request", "app", "tag", "deployed", "ancestry", "digest", "pushes"]  # fmt: skip
+ALL_CHECKS = ["open", "base", "files", "request", "app", "tag", "deployed", "ancestry", "digest", "stats", "pushes"]  # fmt: skip
+
+
+def test_the_release_checks_follow_the_request_checks() -> None:
+    assert RELEASE_CHECKS == ("tag", "deployed", "ancestry", "digest", "stats")
+    assert ALL_CHECKS[5:-1] == list(RELEASE_CHECKS)
+    assert ALL_CHECKS[-1] == "pushes"
 
 
 def test_a_well_formed_current_request_passes_every_check() -> None:
@@ -96,8 +106,12 @@ def test_a_well_formed_current_request_passes_every_check() -> None:
     [
         pytest.param({"pull_state": "merged"}, id="merged"),
         pytest.param({"files": added(REQUEST_PATH, GZ_PATH), "request": request(patch={**request().patch.model_dump(), "file": GZ_PATH})}, id="gz-patch"),
-        pytest.param({"request": request(to={"tag": None, "commit": SHA_TO}), "tag_commit_now": None}, id="untagged"),
-        pytest.param({"request": request(**{"from": None}), "deployed_now": None, "to_descends": None}, id="first-deploy"),
+        pytest.param({"request": request(**{"from": None}), "deployed_now": None, "to_descends": None, "from_tag_commit_now": None}, id="first-deploy"),
+        pytest.param({"request": request(**{"from": {"tag": None, "commit": SHA_FROM}}), "from_tag_commit_now": None}, id="deployed-untagged"),
+        pytest.param({"author": "Alice"}, id="requester-case"),
+        pytest.param({"request": request(reason="x" * MAX_REASON_CHARS)}, id="longest-reason"),
+        pytest.param({"request": request(reason=None)}, id="no-reason"),
+        pytest.param({"scheme": None}, id="scheme-unknown"),
     ],
 )  # fmt: skip
 def test_variants_that_pass_every_check(changes: dict[str, Any]) -> None:
@@ -118,6 +132,9 @@ FILE_CASES = [
     (added(REQUEST_PATH, PATCH_PATH, GZ_PATH), f"it adds both {PATCH_PATH} and {GZ_PATH}: a request has one patch file", "both-patches"),
     (added(REQUEST_PATH, PATCH_PATH, "requests/backend/x.patch"), "it adds requests/backend/x.patch, which belongs to no request it adds: remove it", "stray-patch"),
     ((*added(REQUEST_PATH), PullFile(PATCH_PATH, "modified")), f"it modified {PATCH_PATH}: a patch file is only ever added, never edited", "modified-patch"),
+    # `$` matches before a final newline: a name ending in one is no request file.
+    (added(REQUEST_PATH + "\n", PATCH_PATH), f"it also changes {REQUEST_PATH}\n: a request's pull request changes nothing but", "request-name-ending-in-newline"),
+    (added(REQUEST_PATH, PATCH_PATH + "\n"), f"it also changes {PATCH_PATH}\n: a request's pull request changes nothing but", "patch-name-ending-in-newline"),
 ]  # fmt: skip
 
 
@@ -144,14 +161,25 @@ CHECK_CASES = [
     ({"request": request(patch={**request().patch.model_dump(), "file": GZ_PATH})}, "request", f"the request's patch.file is '{GZ_PATH}', but the pull request adds {PATCH_PATH}", "patch-file-mismatch"),
     ({"author": "mallory"}, "request", "requested_by is alice, but the pull request was opened by mallory: a request is opened by its requester", "requested-by-mismatch"),
     ({"known_apps": ("backend",)}, "app", "app frontend is not in policies/apps.yaml on the default branch", "app-unknown"),
+    ({"request": request(environment="staging")}, "request", "environment is 'staging': bs deploys to production only so far", "environment-not-production"),
+    ({"request": request(reason="x" * (MAX_REASON_CHARS + 1))}, "request", f"reason is {MAX_REASON_CHARS + 1} characters: at most {MAX_REASON_CHARS}", "reason-too-long"),
+    ({"request": request(to={"tag": None, "commit": SHA_TO}), "tag_commit_now": None}, "tag", "the request names no tag for 0123456789ab: a release is a tag of frontend's scheme (release_NNN, e.g. release_4572); open it with `bs open-request`", "untagged"),
+    ({"request": request(to={"tag": "v10", "commit": SHA_TO})}, "tag", "'v10' is not a release tag of frontend (release_NNN, e.g. release_4572)", "off-scheme-tag"),
     ({"tag_commit_now": None}, "tag", "tag release_10 no longer exists: it was pinned to 0123456789ab; open a new request", "tag-gone"),
     ({"tag_commit_now": SHA_OTHER}, "tag", "tag release_10 now points at cccccccccccc, not the pinned 0123456789ab: it was moved", "tag-moved"),
     ({"deployed_now": SHA_OTHER}, "deployed", "the deployed version changed since this request was opened (was aaaaaaaaaaaa, now cccccccccccc): open a new one", "deployed-changed"),
     ({"request": request(**{"from": None}), "to_descends": None}, "deployed", "(was nothing, now aaaaaaaaaaaa): open a new one", "first-deploy-but-deployed"),
+    ({"from_tag_commit_now": SHA_OTHER}, "deployed", "the request says the deployed aaaaaaaaaaaa is tag release_9, which does not point at it: the request misnames what is deployed", "from-tag-elsewhere"),
+    ({"from_tag_commit_now": None}, "deployed", "the request says the deployed aaaaaaaaaaaa is tag release_9, which does not point at it", "from-tag-gone"),
+    ({"request": request(to={"tag": "release_10", "commit": SHA_FROM}), "tag_commit_now": SHA_FROM, "to_descends": False}, "ancestry", "release_10 is what is deployed: there is nothing to release", "nothing-to-release"),
+    ({"request": request(to={"tag": "release_8", "commit": SHA_TO}), "tag_commit_now": SHA_TO}, "ancestry", "release_8 does not come after the deployed release_9 in the tag scheme, although its commit descends from it", "not-after-in-scheme"),
+    ({"request": request(to={"tag": "release_9", "commit": SHA_TO}), "tag_commit_now": SHA_TO}, "ancestry", "release_9 does not come after the deployed release_9 in the tag scheme", "same-place-in-scheme"),
     ({"to_descends": False}, "ancestry", "release_10 does not descend from the deployed aaaaaaaaaaaa: it is not newer", "not-descending"),
     ({"digest_of_patch_file": "8" * 64}, "digest", f"{PATCH_PATH} does not match the request's sha256 (the file's is 888888888888, the request says 999999999999): the patch was edited", "patch-digest-mismatch"),
     ({"digest_of_patch_file": None, "patch_error": "not gzip"}, "digest", "not gzip", "patch-unreadable"),
     ({"digest_from_git": "8" * 64}, "digest", "the diff git computes for this release (888888888888) is not the one in the request (999999999999)", "git-digest-mismatch"),
+    ({"stats_from_git": (3, 10, 2, 5)}, "stats", "the request says 3 files, +10 -2, 4 commits; git counts 3 files, +10 -2, 5 commits: the request misdescribes the release", "stats-commits"),
+    ({"stats_from_git": (1, 0, 0, 1)}, "stats", "the request says 3 files, +10 -2, 4 commits; git counts 1 file, +0 -0, 1 commit: the request misdescribes the release", "stats-all"),
     ({"head_pushed_by": None}, "pushes", "the head commit was not pushed through the forge, so who pushed it is unknown", "head-pusher-unknown"),
 ]  # fmt: skip
 
@@ -176,7 +204,7 @@ def test_each_failing_check_says_why(changes: dict[str, Any], name: str, message
 )
 def test_later_checks_are_not_run_after_an_early_failure(changes: dict[str, Any]) -> None:
     results = {c.name: c for c in run_checks(integrity(**changes))}
-    for name in ("tag", "deployed", "ancestry", "digest"):
+    for name in ("tag", "deployed", "ancestry", "digest", "stats"):
         assert results[name].ok is None
         assert results[name].message.startswith("not checked")
     assert results["pushes"].ok is True
@@ -191,3 +219,18 @@ def test_later_checks_are_not_run_after_an_early_failure(changes: dict[str, Any]
 )
 def test_every_check_is_reported_whatever_fails(changes: dict[str, Any]) -> None:
     assert [c.name for c in run_checks(integrity(**changes))] == ALL_CHECKS
+
+
+def test_stats_are_not_checked_when_git_could_not_count() -> None:
+    results = {c.name: c for c in run_checks(integrity(stats_from_git=None))}
+    assert (results["stats"].ok, results["stats"].message) == (
+        None,
+        "not checked: git could not count the release",
+    )
+    assert [name for name, c in results.items() if c.ok is not True] == ["stats"]
+
+
+def test_matching_stats_are_described() -> None:
+    results = {c.name: c for c in run_checks(integrity())}
+    message = "git counts what the request says: 3 files, +10 -2, 4 commits"
+    assert results["stats"].message == message

@@ -57,6 +57,20 @@ APPROVAL_CASES = [
     ("{teams: [alphagov/deployers]}", None, facts("bob DISMISSED"), (), [("bob", "their review was dismissed")], "dismissed"),
     ("{teams: [alphagov/deployers]}", None, facts("erin DISMISSED"), (), [], "dismissed-outsider-not-listed"),
     ("{teams: [alphagov/deployers]}", None, facts("bob DISMISSED", "bob"), ("bob",), [], "dismissed-then-approved-again"),
+    # A dismissed latest review leaves nothing: the approval before it does not come back.
+    ("{teams: [alphagov/deployers]}", None, facts("bob", "bob DISMISSED"), (), [("bob", "their review was dismissed")], "latest-of-two-approvals-dismissed"),
+    ("{teams: [alphagov/deployers]}", None, facts("bob", "bob DISMISSED", "bob COMMENTED"), (), [("bob", "their review was dismissed")], "comment-does-not-revive"),
+    # Logins compare without case, as GitHub's do.
+    ("{teams: [alphagov/deployers]}", None, facts("Bob"), ("Bob",), [], "team-member-other-case"),
+    ("{users: [BOB]}", None, facts("bob"), ("bob",), [], "user-other-case"),
+    ("{teams: [AlphaGov/Deployers]}", None, facts("bob"), ("bob",), [], "team-name-other-case"),
+    ("{users: [bob]}", None, facts("Bob", requester="bob"), (), [("Bob", "the requester")], "requester-other-case"),
+    (
+        "{users: [bob]}", None, facts("bob", contributors={"BOB": "pushed to the request's branch"}),
+        (), [("bob", "pushed to the request's branch")], "contributor-other-case",
+    ),
+    ("{teams: [alphagov/deployers]}", None, facts("bob", "BOB DISMISSED"), (), [("BOB", "their review was dismissed")], "dismissal-other-case"),
+    ("{users: [bob_acme]}", None, facts("bob_acme", requester="alice_acme"), ("bob_acme",), [], "enterprise-managed-users"),
     ("{teams: [alphagov/deployers]}", None, facts("bob", "bob CHANGES_REQUESTED"), (), [], "change-request-replaces-approval"),
     ("{teams: [alphagov/deployers]}", None, facts("bob CHANGES_REQUESTED", "bob"), ("bob",), [], "approval-replaces-change-request"),
     ("{teams: [alphagov/deployers]}", None, facts("bob", "bob COMMENTED"), ("bob",), [], "comment-leaves-approval"),
@@ -251,9 +265,10 @@ def test_only_eligible_outsiders_approving_the_head_are_counted(
         contributors=dict.fromkeys(contributors, "pushed to the request's branch"),
         teams=TEAMS,
     )
+    # Each reviewer's latest review but comments; a dismissed one leaves nothing standing.
     latest: dict[str, ReviewFact] = {}
     for r in reviews:
-        if r.state in ("APPROVED", "CHANGES_REQUESTED"):
+        if r.state != "COMMENTED":
             latest[r.user] = r
     expected = {
         user

@@ -50,6 +50,10 @@ REJECTION_CASES = [
     (REJECT_POLICY, ["bob", changes("dave", "x"), "dave"], "met", "Approved by bob", [], "lifted-by-approval"),
     (REJECT_POLICY, ["bob", changes("dave", "x"), "dave APPROVED old"], "met", "Approved by bob", [], "lifted-by-stale-approval"),
     (REJECT_POLICY, ["bob", "dave DISMISSED"], "met", "Approved by bob", [], "lifted-by-dismissal"),
+    (REJECT_POLICY, ["bob", changes("dave", "x"), "dave DISMISSED"], "met", "Approved by bob", [], "latest-of-two-change-requests-dismissed"),
+    (REJECT_POLICY, ["bob", changes("Dave", "x")], "rejected", "Rejected by Dave: x", [], "rule-user-other-case"),
+    (REJECT_POLICY, ["bob", changes("CAROL", "y")], "rejected", "Rejected by CAROL: y", [], "team-member-other-case"),
+    (ONLY_DAVE_REJECTS, ["bob", changes("dAVE", "no")], "rejected", "Rejected by dAVE: no", [], "disapproval-user-other-case"),
     (
         REJECT_POLICY, ["bob", changes("erin", "no")], "met", "Approved by bob",
         [("erin", "may not reject: not dave, nor in alphagov/deployers")], "outsider-ignored",
@@ -117,6 +121,9 @@ REQUESTERS_POLICY = policy(
     ("pol", "requester", "outcome", "summary"),
     [
         pytest.param(REQUESTERS_POLICY, "erin", "met", "Approved by bob", id="team-member"),
+        pytest.param(
+            REQUESTERS_POLICY, "Erin", "met", "Approved by bob", id="team-member-other-case"
+        ),
         pytest.param(
             REQUESTERS_POLICY,
             "mallory",

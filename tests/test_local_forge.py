@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import re
 import subprocess
 import tempfile
 import threading
@@ -563,20 +564,20 @@ def test_push_files_adds_a_commit_and_records_the_push(world: World, tmp_path: P
     pushes = forge.list_pushes(REPO, number)
     assert [(p.pusher, p.head_sha) for p in pushes] == [("alice", before), ("carol", after)]
     # The commit carries the pusher's identity, so it names them as its author.
-    commits = forge.list_pull_commits(REPO, number)
+    commits = forge.list_pull_commits(REPO, number, after)
     assert [(c.sha, c.author, c.committer) for c in commits] == [
         (after, "carol", "carol"),
         (before, "alice", "alice"),
     ]
-    paths = {f.path: f.status for f in forge.list_pull_files(REPO, number)}
+    paths = {f.path: f.status for f in forge.list_pull_files(REPO, number, after)}
     assert paths == {"requests/request_more": "added", "extra/b": "added"}
 
 
 def test_push_files_can_remove_and_needs_the_branch(world: World, tmp_path: Path) -> None:
     number = open_pr(world, tmp_path, "request/rm", user="alice")
     forge = forge_as(world, "alice")
-    forge.push_files(REPO, "request/rm", [], "Drop it", remove=["requests/request_rm"])
-    assert forge.list_pull_files(REPO, number) == []
+    dropped = forge.push_files(REPO, "request/rm", [], "Drop it", remove=["requests/request_rm"])
+    assert forge.list_pull_files(REPO, number, dropped) == []
     with pytest.raises(BsError, match="no branch 'request/missing'"):
         forge.push_files(REPO, "request/missing", [], "x")
 
@@ -586,20 +587,73 @@ def test_pull_files_are_against_the_merge_base(world: World, tmp_path: Path) -> 
     number = open_pr(world, tmp_path, "request/base")
     push_commit(world.requests_bare, "main", "README.md", "moved on\n")
     forge = forge_as(world, "bob")
-    files_now = forge.list_pull_files(REPO, number)
+    head = forge.get_pull_request(REPO, number).head_sha
+    files_now = forge.list_pull_files(REPO, number, head)
     assert [(f.path, f.status) for f in files_now] == [("requests/request_base", "added")]
     merged = forge.merge_pull_request(REPO, number)
     assert merged.merged
     # After the merge, against the merge's first parent: still the same files.
-    assert forge.list_pull_files(REPO, number) == files_now
+    assert forge.list_pull_files(REPO, number, head) == files_now
 
 
 def test_commits_by_an_unknown_identity_have_no_login(world: World, tmp_path: Path) -> None:
     number = open_pr(world, tmp_path, "request/stranger")
-    push_commit(world.requests_bare, "request/stranger", "x.txt", "x\n")  # as Test <test@...>
-    commits = forge_as(world, "bob").list_pull_commits(REPO, number)
+    pushed = push_commit(world.requests_bare, "request/stranger", "x.txt", "x\n")  # as Test
+    commits = forge_as(world, "bob").list_pull_commits(REPO, number, pushed)
+    assert commits[0].sha == pushed
     assert (commits[0].author, commits[0].committer) == (None, None)
     assert (commits[1].author, commits[1].committer) == ("alice", "alice")
+
+
+def test_files_and_commits_are_those_of_the_head_asked_for(world: World, tmp_path: Path) -> None:
+    """Pinned to the commit being judged: a push since does not change the answer."""
+    number = open_pr(world, tmp_path, "request/pinned", user="alice")
+    forge = forge_as(world, "bob")
+    judged = forge.get_pull_request(REPO, number).head_sha
+    later = forge_as(world, "carol").push_files(
+        REPO, "request/pinned", files(tmp_path, **{"policies__standard.yaml": "anyone\n"}), "Later"
+    )
+    assert forge.get_pull_request(REPO, number).head_sha == later
+    assert [(f.path, f.status) for f in forge.list_pull_files(REPO, number, judged)] == [
+        ("requests/request_pinned", "added")
+    ]
+    assert [(c.sha, c.author) for c in forge.list_pull_commits(REPO, number, judged)] == [
+        (judged, "alice")
+    ]
+    assert {f.path for f in forge.list_pull_files(REPO, number, later)} == {
+        "requests/request_pinned",
+        "policies/standard.yaml",
+    }
+    assert [c.sha for c in forge.list_pull_commits(REPO, number, later)] == [later, judged]
+
+
+def test_files_of_a_commit_the_repository_lacks_are_refused(world: World, tmp_path: Path) -> None:
+    number = open_pr(world, tmp_path, "request/ghost")
+    missing = "0" * 40
+    message = f"{REPO} has no commit 000000000000 (pull request #{number})."
+    with pytest.raises(BsError, match=re.escape(message)):
+        forge_as(world, "bob").list_pull_files(REPO, number, missing)
+    with pytest.raises(BsError, match=re.escape(message)):
+        forge_as(world, "bob").list_pull_commits(REPO, number, missing)
+
+
+def test_a_branch_sharing_no_history_with_the_base_is_refused(world: World, tmp_path: Path) -> None:
+    """An orphan branch has no merge base: its files cannot be told from main's."""
+    number = open_pr(world, tmp_path, "request/orphan")
+    bare = world.requests_bare
+    tree = git(bare, "rev-parse", "refs/heads/request/orphan^{tree}")
+    orphan = git(bare, "commit-tree", tree, "-m", "orphan")
+    git(bare, "update-ref", "refs/heads/request/orphan", orphan)
+    forge = forge_as(world, "bob")
+    assert forge.get_pull_request(REPO, number).head_sha == orphan
+    message = (
+        f"pull request #{number} shares no history with main: its branch was not made from "
+        "main; close it and open the request with `bs open-request`."
+    )
+    with pytest.raises(BsError, match=re.escape(message)):
+        forge.list_pull_files(REPO, number, orphan)
+    with pytest.raises(BsError, match=re.escape(message)):
+        forge.list_pull_commits(REPO, number, orphan)
 
 
 def test_merge_refuses_when_the_head_moved_since_it_was_checked(

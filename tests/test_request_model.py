@@ -153,11 +153,13 @@ def test_round_trip_keeps_a_time_taken_from_the_clock() -> None:
 
 
 def test_unquoted_yaml_timestamp_is_accepted() -> None:
-    """Someone editing by hand may write an unquoted timestamp; YAML reads it as a datetime."""
+    """Someone editing by hand may write an unquoted timestamp; bs's YAML keeps it a
+    string, which the model parses."""
     text = dump_yaml(valid_document()).replace(
         "requested_at: '2024-06-01T12:30:45Z'", "requested_at: 2024-06-01T12:30:45Z"
     )
     assert "requested_at: 2024-06-01T12:30:45Z" in text
+    assert parse_yaml(text, "r.yaml")["requested_at"] == "2024-06-01T12:30:45Z"
     parsed = ReleaseRequest.model_validate(parse_yaml(text, "r.yaml"))
     assert parsed == make_request()
 
@@ -220,6 +222,11 @@ BAD_VALUES: list[tuple[str, Any]] = [
     ("patch.insertions", -1),
     ("patch.files_changed", -1),
     ("patch.commits", "many"),
+    ("patch.files_changed", 10**12 + 1),  # more than git could count
+    ("patch.insertions", 10**12 + 1),
+    ("patch.deletions", 10**12 + 1),
+    ("patch.commits", 10**12 + 1),
+    ("requested_by", "_alice"),
     ("to", None),
     ("patch", None),
 ]
@@ -257,6 +264,14 @@ def test_python_attribute_name_is_not_a_file_key() -> None:
         ReleaseRequest.from_document(document)
     document["from"] = document.pop("from_")
     assert ReleaseRequest.from_document(document).from_ is not None
+
+
+def test_the_largest_counts_and_an_enterprise_managed_users_login_are_accepted() -> None:
+    document = _set(valid_document(), "patch.insertions", 10**12)
+    document["requested_by"] = "alice_acme"
+    request = ReleaseRequest.model_validate(document)
+    assert (request.patch.insertions, request.requested_by) == (10**12, "alice_acme")
+    assert _validator("request.schema.json").is_valid(document)
 
 
 def test_a_64_hex_commit_is_accepted() -> None:
@@ -339,6 +354,7 @@ def test_request_schema_accepts_valid_requests() -> None:
         ("from.commit", "abc1234"),
         ("patch.sha256", "x"),
         ("patch.insertions", -1),
+        ("patch.commits", 10**12 + 1),
         ("to", None),
     ],
 )

@@ -13,14 +13,18 @@ from dataclasses import dataclass
 from typing import Literal
 
 from bs.core.pulls import PullFile
-from bs.core.request import ReleaseRequest, patch_file_path, request_file_path
+from bs.core.release_checks import check_release
+from bs.core.request import MAX_REASON_CHARS, ReleaseRequest, patch_file_path, request_file_path
+from bs.core.tags import TagScheme
 
-_REQUEST_FILE = re.compile(r"^requests/([^/]+)/([^/]+)\.yaml$")
-_PATCH_FILE = re.compile(r"^requests/([^/]+)/([^/]+)\.patch(\.gz)?$")
+_REQUEST_FILE = re.compile(r"requests/([^/]+)/([^/]+)\.yaml")
+_PATCH_FILE = re.compile(r"requests/([^/]+)/([^/]+)\.patch(\.gz)?")
 _LISTED = 5
 
 #: Records one check's result; returns whether it passed.
 _Add = Callable[[str, "bool | None", str], bool]
+#: The checks of the release itself, after the request's: see bs.core.release_checks.
+RELEASE_CHECKS = ("tag", "deployed", "ancestry", "digest", "stats")
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,12 @@ class IntegrityFacts:
     digest_from_git: str | None = None
     digest_of_patch_file: str | None = None
     patch_error: str | None = None
+    #: The app's tag scheme, from the default branch's apps.yaml.
+    scheme: TagScheme | None = None
+    #: The commit the request's `from.tag` points at now (None: gone, or no from.tag).
+    from_tag_commit_now: str | None = None
+    #: What git counts for FROM..TO: files changed, insertions, deletions, commits.
+    stats_from_git: tuple[int, int, int, int] | None = None
     #: The people who pushed the head commit, when the forge knows; None when nobody recorded it.
     head_pushed_by: str | None = None
 
@@ -71,8 +81,8 @@ def _listed(paths: list[str]) -> str:
 
 def locate_request_files(files: tuple[PullFile, ...]) -> RequestFiles:
     """Find the request and patch file the pull request adds, or say what is wrong."""
-    requests = [f for f in files if _REQUEST_FILE.match(f.path)]
-    patches = [f for f in files if _PATCH_FILE.match(f.path)]
+    requests = [f for f in files if _REQUEST_FILE.fullmatch(f.path)]
+    patches = [f for f in files if _PATCH_FILE.fullmatch(f.path)]
     others = [f.path for f in files if f not in requests and f not in patches]
 
     def problem(text: str) -> RequestFiles:
@@ -97,7 +107,7 @@ def locate_request_files(files: tuple[PullFile, ...]) -> RequestFiles:
         return problem(
             f"it {request.status} {request.path}: a request file is only ever added, never edited"
         )
-    app, request_id = _REQUEST_FILE.match(request.path).groups()  # type: ignore[union-attr]
+    app, request_id = _REQUEST_FILE.fullmatch(request.path).groups()  # type: ignore[union-attr]
     expected = (
         patch_file_path(app, request_id, compressed=False),
         patch_file_path(app, request_id, compressed=True),
@@ -163,49 +173,11 @@ def run_checks(facts: IntegrityFacts) -> list[CheckResult]:
         add("app", None, "not checked: the request could not be read")
     if not app_ok or request is None:
         why = "the app is unknown" if request_ok else "the request could not be read"
-        for name in ("tag", "deployed", "ancestry", "digest"):
+        for name in RELEASE_CHECKS:
             add(name, None, f"not checked: {why}")
         _check_pusher(facts, add)
         return results
-    to = request.to
-    tag = to.tag or to.commit[:12]
-    if to.tag is None:
-        add("tag", True, f"pinned to commit {to.commit[:12]} (no tag)")
-    elif facts.tag_commit_now is None:
-        add(
-            "tag",
-            False,
-            f"tag {tag} no longer exists: it was pinned to {to.commit[:12]}; open a new request",
-        )
-    elif facts.tag_commit_now != to.commit:
-        add(
-            "tag", False,
-            f"tag {tag} now points at {facts.tag_commit_now[:12]}, not the pinned {to.commit[:12]}: "
-            "it was moved after the request was opened; open a new request",
-        )  # fmt: skip
-    else:
-        add("tag", True, f"tag {tag} still points at the pinned {to.commit[:12]}")
-    pinned_from = request.from_.commit if request.from_ else None
-    if facts.deployed_now != pinned_from:
-        now = facts.deployed_now[:12] if facts.deployed_now else "nothing"
-        was = pinned_from[:12] if pinned_from else "nothing"
-        add(
-            "deployed", False,
-            f"the deployed version changed since this request was opened (was {was}, now {now}): open a new one",
-        )  # fmt: skip
-    else:
-        add("deployed", True, "what is deployed is still what the request starts from")
-    if pinned_from is None:
-        add("ancestry", True, "a first deploy: nothing to descend from")
-    elif facts.to_descends:
-        add("ancestry", True, f"{tag} descends from the deployed {pinned_from[:12]}")
-    else:
-        add(
-            "ancestry",
-            False,
-            f"{tag} does not descend from the deployed {pinned_from[:12]}: it is not newer",
-        )
-    _check_digest(facts, request, add)
+    check_release(facts, request, add)
     _check_pusher(facts, add)
     return results
 
@@ -227,34 +199,23 @@ def _check_request(facts: IntegrityFacts, located: RequestFiles, add: _Add) -> b
             "request", False,
             f"the request's patch.file is {request.patch.file!r}, but the pull request adds {located.patch_path}",
         )  # fmt: skip
-    if request.requested_by != facts.author:
+    if request.environment != "production":
+        return add(
+            "request", False,
+            f"environment is {request.environment!r}: bs deploys to production only so far",
+        )  # fmt: skip
+    if request.reason is not None and len(request.reason) > MAX_REASON_CHARS:
+        return add(
+            "request", False,
+            f"reason is {len(request.reason)} characters: at most {MAX_REASON_CHARS}",
+        )  # fmt: skip
+    if request.requested_by.lower() != facts.author.lower():
         return add(
             "request", False,
             f"requested_by is {request.requested_by}, but the pull request was opened by {facts.author}: "
             "a request is opened by its requester",
         )  # fmt: skip
     return add("request", True, f"request {request.id} by {request.requested_by} is valid")
-
-
-def _check_digest(facts: IntegrityFacts, request: ReleaseRequest, add: _Add) -> None:
-    want = request.patch.sha256
-    if facts.digest_of_patch_file is None:
-        add("digest", False, facts.patch_error or f"{request.patch.file} could not be read")
-    elif facts.digest_of_patch_file != want:
-        add(
-            "digest", False,
-            f"{request.patch.file} does not match the request's sha256 (the file's is "
-            f"{facts.digest_of_patch_file[:12]}, the request says {want[:12]}): the patch was edited",
-        )  # fmt: skip
-    elif facts.digest_from_git != want:
-        got = facts.digest_from_git[:12] if facts.digest_from_git else "nothing"
-        add(
-            "digest", False,
-            f"the diff git computes for this release ({got}) is not the one in the request ({want[:12]}): "
-            "the request's digest and patch do not describe this release",
-        )  # fmt: skip
-    else:
-        add("digest", True, f"the patch, the request and git agree: sha256 {want[:12]}")
 
 
 def _check_pusher(facts: IntegrityFacts, add: _Add) -> None:

@@ -68,19 +68,28 @@ class PolicyResult:
         return self.tree.status
 
 
-def standing_reviews(reviews: list[ReviewFact]) -> tuple[dict[str, ReviewFact], list[Ignored]]:
-    """Each reviewer's standing review: their latest approval or change request.
+def fold(login: str) -> str:
+    """Logins compare without case, as GitHub's do: Dave and dave are one person."""
+    return login.lower()
 
-    A comment neither adds nor lifts anything; a dismissed review no longer counts.
+
+def standing_reviews(reviews: list[ReviewFact]) -> tuple[dict[str, ReviewFact], list[Ignored]]:
+    """Each reviewer's standing review (keyed by folded login): their latest approval or
+    change request.
+
+    A comment neither adds nor lifts anything. When a reviewer's latest review was
+    dismissed, nothing of theirs stands: an earlier review does not come back.
     """
-    standing: dict[str, ReviewFact] = {}
-    dismissed: list[Ignored] = []
+    latest: dict[str, ReviewFact] = {}
     for review in reviews:
-        if review.state in ("APPROVED", "CHANGES_REQUESTED"):
-            standing[review.user] = review
-        elif review.state == "DISMISSED":
-            dismissed.append(Ignored(review.user, "their review was dismissed"))
-    dismissed = [d for d in dismissed if d.user not in standing]
+        if review.state != "COMMENTED":
+            latest[fold(review.user)] = review
+    standing = {key: r for key, r in latest.items() if r.state != "DISMISSED"}
+    dismissed = [
+        Ignored(r.user, "their review was dismissed")
+        for r in latest.values()
+        if r.state == "DISMISSED"
+    ]
     return standing, dismissed
 
 
@@ -88,8 +97,17 @@ def is_bot(login: str) -> bool:
     return login.endswith("[bot]")
 
 
+def team_sets(teams: Mapping[str, list[str]]) -> dict[str, frozenset[str]]:
+    """Team members as folded sets, keyed by folded team name."""
+    return {fold(team): frozenset(fold(m) for m in members) for team, members in teams.items()}
+
+
 def is_member(people: People, login: str, teams: Mapping[str, Collection[str]]) -> bool:
-    return login in people.users or any(login in teams.get(team, ()) for team in people.teams)
+    """Whether `login` is one of `people`; `teams` comes from `team_sets`."""
+    key = fold(login)
+    return any(fold(u) == key for u in people.users) or any(
+        key in teams.get(fold(team), ()) for team in people.teams
+    )
 
 
 def _not_member_reason(people: People) -> str:
@@ -106,7 +124,7 @@ def _or(names: list[str]) -> str:
 
 def requester_refusal(policy: Policy, facts: ApprovalFacts) -> str | None:
     allowed = policy.requesters
-    if allowed is None or is_member(allowed, facts.requester, facts.teams):
+    if allowed is None or is_member(allowed, facts.requester, team_sets(facts.teams)):
         return None
     return f"{facts.requester} may not request this app: the policy's requesters are {allowed.describe()}"
 
@@ -150,8 +168,9 @@ def evaluate_rule(
     dismissed: list[Ignored],
     teams: Mapping[str, Collection[str]] | None = None,
 ) -> RuleResult:
-    """One rule's result; `teams` is facts.teams as sets, when the caller made them."""
-    teams = facts.teams if teams is None else teams
+    """One rule's result; `teams` is `team_sets(facts.teams)`, when the caller made it."""
+    teams = team_sets(facts.teams) if teams is None else teams
+    contributors = {fold(login): how for login, how in facts.contributors.items()}
     applies, condition = rule_condition(rule, facts)
     requires = rule.requires
     who = requires.describe()
@@ -161,16 +180,17 @@ def evaluate_rule(
     def excluded(login: str) -> str | None:
         if is_bot(login):
             return "a bot"
-        if login == facts.requester and not rule.options.allow_author:
+        if fold(login) == fold(facts.requester) and not rule.options.allow_author:
             return "the requester"
-        if login in facts.contributors and not rule.options.allow_pushers:
-            return facts.contributors[login]
+        if fold(login) in contributors and not rule.options.allow_pushers:
+            return contributors[fold(login)]
         return None
 
     approved: list[str] = []
     ignored: list[Ignored] = []
     not_member: str | None = None
-    for login, review in standing.items():
+    for review in standing.values():
+        login = review.user
         if review.state != "APPROVED":
             continue
         reason = excluded(login)
@@ -197,7 +217,9 @@ def evaluate_rule(
             who,
             None,
         )
-    candidates = set(requires.users) | {m for team in requires.teams for m in teams.get(team, ())}
+    candidates = {fold(u) for u in requires.users} | {
+        m for team in requires.teams for m in teams.get(fold(team), ())
+    }
     possible = {login for login in candidates if excluded(login) is None}
     if len(possible) < requires.count:
         missing = (
@@ -253,7 +275,7 @@ def _combine(
 
 def evaluate_policy(policy: Policy, facts: ApprovalFacts) -> PolicyResult:
     standing, dismissed = standing_reviews(facts.reviews)
-    teams = {team: frozenset(members) for team, members in facts.teams.items()}
+    teams = team_sets(facts.teams)
     rules = {rule.name: rule for rule in policy.rules}
 
     def walk(node: str | Group) -> RuleResult | GroupResult:
@@ -265,7 +287,8 @@ def evaluate_policy(policy: Policy, facts: ApprovalFacts) -> PolicyResult:
     disapprovers = policy.disapprovers()
     rejections: list[Rejection] = []
     ignored_rejections: list[Ignored] = []
-    for login, review in standing.items():
+    for review in standing.values():
+        login = review.user
         if review.state != "CHANGES_REQUESTED":
             continue
         if is_bot(login):

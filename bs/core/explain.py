@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from bs.core.evaluate import GroupResult, Ignored, RuleResult
 from bs.core.verdict import Verdict
+from bs.core.words import printable
 
 _MARK = {"satisfied": "✓", "pending": "…", "failed": "✗", "skipped": "-"}
 _CHECK_MARK = {True: "✓", False: "✗", None: "-"}
@@ -73,13 +74,13 @@ def explain_text(verdict: Verdict, heading: Sequence[str] = ()) -> str:
             )
         if policy.ignored_rejections:
             lines.append(f"  change requests ignored: {_ignored(policy.ignored_rejections)}")
-    return "\n".join(lines) + "\n"
+    return printable("\n".join(lines)) + "\n"
 
 
 def _md(text: str) -> str:
     """User text (comments, names) inert in markdown: no links, mentions, HTML or tables."""
     out = []
-    for ch in text:
+    for ch in printable(text):
         if ch in "\\`*_{}[]|<>~&@":
             out.append("\\" + ch)
         elif ch in "\r\n":

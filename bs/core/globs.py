@@ -2,33 +2,33 @@
 
 A glob matches the whole path, as git prints it (``/``-separated, no leading
 ``/``). ``*`` and ``?`` stay inside one folder; ``**`` spans folders; a
-trailing ``/`` means everything under that folder; ``[abc]`` is a class.
+trailing ``/`` means everything under that folder; ``[abc]`` is a class
+(``[!abc]`` its complement; a ``]`` first in a class is literal).
+
+Matching goes segment by segment, with ``**`` as "any number of segments",
+so a requester's deep paths cannot make a glob backtrack for long.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 
 from bs.errors import BsError
 
+_ANY_SEGMENTS = None  # a `**` segment
 
-def _translate(glob: str) -> str:
-    if glob.endswith("/"):
-        glob += "**"
+
+def _segment_regex(segment: str, glob: str) -> re.Pattern[str]:
+    """One segment (no '/') as a pattern; ValueError says what is wrong."""
+    if "**" in segment:
+        raise ValueError(f"'**' must be a whole path segment in '{glob}' (e.g. a/**/b)")
     out: list[str] = []
-    i, n = 0, len(glob)
+    i, n = 0, len(segment)
     while i < n:
-        c = glob[i]
-        if glob.startswith("**/", i) and (i == 0 or glob[i - 1] == "/"):
-            out.append("(?:[^/]+/)*")  # zero or more whole folders
-            i += 3
-        elif glob.startswith("**", i):
-            if i + 2 != n or (i > 0 and glob[i - 1] != "/"):
-                raise ValueError(f"'**' must be a whole path segment in '{glob}' (e.g. a/**/b)")
-            out.append(".*")
-            i += 2
-        elif c == "*":
+        c = segment[i]
+        if c == "*":
             out.append("[^/]*")
             i += 1
         elif c == "?":
@@ -36,14 +36,14 @@ def _translate(glob: str) -> str:
             i += 1
         elif c == "[":
             start = i + 1
-            if glob.startswith("!", start):
+            if segment.startswith("!", start):
                 start += 1
-            if glob.startswith("]", start):
+            if segment.startswith("]", start):
                 start += 1  # a "]" first in a class is a literal, as in fnmatch
-            end = glob.find("]", start)
+            end = segment.find("]", start)
             if end < 0:
                 raise ValueError(f"'[' without a closing ']' in '{glob}'")
-            body = glob[i + 1 : end]
+            body = segment[i + 1 : end]
             if body.startswith("!"):
                 body = "^" + body[1:]
             out.append("[" + body.replace("\\", "\\\\") + "]")
@@ -51,38 +51,60 @@ def _translate(glob: str) -> str:
         else:
             out.append(re.escape(c))
             i += 1
-    return "".join(out)
-
-
-@lru_cache(maxsize=1024)
-def glob_regex(glob: str) -> re.Pattern[str]:
-    """The compiled pattern for `glob`; ValueError says what is wrong with it."""
-    if not glob or glob.startswith("/"):
-        raise ValueError(
-            f"'{glob}' is not a path glob: write it relative to the repository, e.g. db/migrate/**"
-        )
     try:
-        return re.compile(_translate(glob), re.DOTALL)
+        return re.compile("".join(out), re.DOTALL)
     except re.error as exc:
         raise ValueError(f"'{glob}' is not a valid glob ({exc.msg})") from None
 
 
+@dataclass(frozen=True)
+class Glob:
+    text: str
+    #: Each segment's pattern, or None for `**`.
+    segments: tuple[re.Pattern[str] | None, ...]
+
+    def matches(self, path: str) -> bool:
+        parts = path.split("/")
+        # The positions in `parts` reachable after matching the segments so far.
+        reach = {0}
+        last = len(self.segments) - 1
+        for index, segment in enumerate(self.segments):
+            if segment is None:
+                # `**` is any number of segments; at the end, at least one (`db/**`
+                # is what is under db, not db itself).
+                start = min(reach) + (1 if index == last else 0)
+                reach = set(range(start, len(parts) + 1))
+            else:
+                reach = {j + 1 for j in reach if j < len(parts) and segment.fullmatch(parts[j])}
+            if not reach:
+                return False
+        return len(parts) in reach
+
+
+@lru_cache(maxsize=1024)
+def compile_glob(glob: str) -> Glob:
+    """The compiled glob; ValueError says what is wrong with it."""
+    if not glob or glob.startswith("/"):
+        raise ValueError(
+            f"'{glob}' is not a path glob: write it relative to the repository, e.g. db/migrate/**"
+        )
+    text = glob + "**" if glob.endswith("/") else glob
+    segments = tuple(
+        _ANY_SEGMENTS if part == "**" else _segment_regex(part, glob) for part in text.split("/")
+    )
+    return Glob(glob, segments)
+
+
 def check_glob(glob: str) -> str:
     """For validators: the glob itself when it is valid."""
-    glob_regex(glob)
+    compile_glob(glob)
     return glob
-
-
-@lru_cache(maxsize=256)
-def _any_of(globs: tuple[str, ...]) -> re.Pattern[str]:
-    """One pattern for several globs: one match per path, however many globs."""
-    return re.compile("|".join(f"(?:{glob_regex(g).pattern})" for g in globs), re.DOTALL)
 
 
 def matching_paths(globs: tuple[str, ...] | list[str], paths: tuple[str, ...]) -> list[str]:
     """The paths any of `globs` matches, in the order given."""
     try:
-        pattern = _any_of(tuple(globs))
+        compiled = [compile_glob(g) for g in globs]
     except ValueError as exc:
         raise BsError(str(exc)) from None
-    return [p for p in paths if pattern.fullmatch(p)]
+    return [p for p in paths if any(g.matches(p) for g in compiled)]

@@ -10,8 +10,8 @@ from __future__ import annotations
 REPO_NAME = r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$"
 #: An app: safe in paths, branch names and URLs.
 APP_NAME = r"^[a-z0-9](?:[a-z0-9_-]{0,62})$"
-#: A GitHub login (bots end in [bot]).
-LOGIN = r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:\[bot\])?$"
+#: A GitHub login (bots end in [bot]; Enterprise Managed Users' logins hold a "_").
+LOGIN = r"^[A-Za-z0-9](?:[A-Za-z0-9_-]{0,38})(?:\[bot\])?$"
 EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 #: ORG/TEAM, with the team's slug.
 TEAM_NAME = r"^[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$"

@@ -10,6 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_valid
 from bs.core.ids import REQUEST_ID_PATTERN
 from bs.core.names import APP_NAME, COMMIT_SHA, LOGIN, SHA256_HEX
 
+#: The longest reason a request may give.
+MAX_REASON_CHARS = 2000
+#: Counts in a request file are at most this (git could not produce more).
+MAX_COUNT = 10**12
+
 CommitSha = Annotated[str, Field(pattern=COMMIT_SHA, description="a full commit id")]
 
 
@@ -27,10 +32,10 @@ class PatchInfo(_Strict):
     sha256: Annotated[str, Field(pattern=SHA256_HEX)] = Field(
         description="SHA-256 of the uncompressed `git diff --binary --full-index FROM TO`"
     )
-    files_changed: int = Field(ge=0)
-    insertions: int = Field(ge=0)
-    deletions: int = Field(ge=0)
-    commits: int = Field(ge=0)
+    files_changed: int = Field(ge=0, le=MAX_COUNT)
+    insertions: int = Field(ge=0, le=MAX_COUNT)
+    deletions: int = Field(ge=0, le=MAX_COUNT)
+    commits: int = Field(ge=0, le=MAX_COUNT)
 
 
 class ReleaseRequest(_Strict):

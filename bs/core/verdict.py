@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from bs.core.checks import CheckResult
 from bs.core.evaluate import GroupResult, PolicyResult, RuleResult, all_rules
+from bs.core.words import printable
 
 Outcome = Literal["met", "pending", "rejected", "failed", "error"]
 EXIT_CODES: dict[Outcome, int] = {"met": 0, "pending": 1, "rejected": 2, "failed": 2, "error": 3}
@@ -48,7 +49,7 @@ class Verdict:
 
 
 def shorten(text: str, limit: int) -> str:
-    text = " ".join(text.split())
+    text = printable(" ".join(text.split()))
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 

@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 
 def count_noun(n: int, noun: str, plural: str | None = None) -> str:
     """``1 commit``, ``2 commits``, ``1,000 files``."""
     word = noun if n == 1 else (plural or noun + "s")
     return f"{n:,} {word}"
+
+
+def printable(text: str) -> str:
+    """`text` without control or format characters (bidi overrides, zero-width...),
+    each shown as its code point: names and paths come from requesters."""
+    return "".join(
+        f"<U+{ord(ch):04X}>" if unicodedata.category(ch) in ("Cc", "Cf") and ch != "\n" else ch
+        for ch in text
+    )

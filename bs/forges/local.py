@@ -114,36 +114,43 @@ class LocalForge(LocalRepos):
             merge_commit_sha=merge_sha, created_at=_parse_time(raw["created_at"]),
         )  # fmt: skip
 
-    def _merge_base(self, repo: str, pull: PullRequest) -> str:
+    def _merge_base(self, repo: str, number: int, head_sha: str) -> str:
         """Where the pull request's branch left its base (after a merge: the base before it)."""
+        pull = self.get_pull_request(repo, number)
         git_dir = self.git_dir(repo)
+        if gitcmd.resolve_commit(git_dir, head_sha) != head_sha:
+            raise BsError(f"{repo} has no commit {head_sha[:12]} (pull request #{number}).")
         if pull.merged and pull.merge_commit_sha:
             base_sha: str | None = gitcmd.run(git_dir, "rev-parse", f"{pull.merge_commit_sha}^1")
         else:
             base_sha = self.resolve_branch(repo, pull.base)
         if base_sha is None:
             raise BsError(f"{repo} has no base branch '{pull.base}'.")
-        return gitcmd.run(git_dir, "merge-base", base_sha, pull.head_sha)
+        if not gitcmd.succeeds(git_dir, "merge-base", base_sha, head_sha):
+            raise BsError(
+                f"pull request #{number} shares no history with {pull.base}: its branch was not "
+                f"made from {pull.base}; close it and open the request with `bs open-request`."
+            )
+        return gitcmd.run(git_dir, "merge-base", base_sha, head_sha)
 
-    def list_pull_files(self, repo: str, number: int) -> list[PullFile]:
-        pull = self.get_pull_request(repo, number)
-        base = self._merge_base(repo, pull)
+    def list_pull_files(self, repo: str, number: int, head_sha: str) -> list[PullFile]:
+        base = self._merge_base(repo, number, head_sha)
         out = gitcmd.run(
-            self.git_dir(repo), "diff", "--name-status", "-z", "--no-renames", base, pull.head_sha
+            self.git_dir(repo), "diff", "--name-status", "-z", "--no-renames", base, head_sha
         )
         fields = out.split("\0")
         files: list[PullFile] = []
         for letter, path in zip(fields[0::2], fields[1::2], strict=False):
             if letter:
-                files.append(PullFile(path, _FILE_STATUS.get(letter[0], "changed")))
+                status = _FILE_STATUS.get(letter[0], "changed")
+                files.append(PullFile(gitcmd.printable_path(path), status))
         return files
 
-    def list_pull_commits(self, repo: str, number: int) -> list[PullCommit]:
-        pull = self.get_pull_request(repo, number)
-        base = self._merge_base(repo, pull)
+    def list_pull_commits(self, repo: str, number: int, head_sha: str) -> list[PullCommit]:
+        base = self._merge_base(repo, number, head_sha)
         out = gitcmd.run(
             self.git_dir(repo), "log", "-z", "--format=%H%x00%ae%x00%an%x00%ce%x00%cn",
-            f"{base}..{pull.head_sha}",
+            f"{base}..{head_sha}",
         )  # fmt: skip
         fields = out.split("\0") if out else []
         commits = []

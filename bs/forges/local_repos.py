@@ -41,14 +41,19 @@ class LocalRepos:
     def current_user(self) -> str:
         return self.people.acting_user()
 
+    def _team(self, team: str) -> str | None:
+        """The team's name as teams.yaml spells it: names compare without case, as GitHub's."""
+        return next((t for t in self.people.teams if t.lower() == team.lower()), None)
+
     def team_members(self, team: str) -> list[str]:
-        return list(self.people.teams.get(team, []))
+        name = self._team(team)
+        return list(self.people.teams[name]) if name else []
 
     def team_exists(self, team: str) -> bool:
-        return team in self.people.teams
+        return self._team(team) is not None
 
     def user_exists(self, login: str) -> bool:
-        return login in self.people.users
+        return any(user.lower() == login.lower() for user in self.people.users)
 
     def user_email(self, login: str) -> str | None:
         return self.people.users.get(login)

@@ -20,6 +20,7 @@ from bs import gitcmd
 from bs.core.ids import new_request_id
 from bs.core.pulls import PullRequest
 from bs.core.request import (
+    MAX_REASON_CHARS,
     PatchInfo,
     ReleaseRequest,
     VersionRef,
@@ -36,8 +37,6 @@ from bs.usecases.request_body import pull_request_body, pull_request_title
 from bs.usecases.requesters import check_may_request
 from bs.workspace import Workspace
 from bs.yamlio import dump_yaml
-
-MAX_REASON_CHARS = 2000
 
 
 @dataclass(frozen=True)

@@ -177,15 +177,22 @@ def evaluate_rule(
     if not applies:
         return RuleResult(rule.name, "skipped", condition, (), (), requires.count, who, None)
 
+    requester = fold(facts.requester)
+
     def excluded(login: str) -> str | None:
+        key = fold(login)
         if is_bot(login):
             return "a bot"
-        if fold(login) == fold(facts.requester) and not rule.options.allow_author:
+        if key == requester and not rule.options.allow_author:
             return "the requester"
-        if fold(login) in contributors and not rule.options.allow_pushers:
-            return contributors[fold(login)]
+        if key in contributors and not rule.options.allow_pushers:
+            return contributors[key]
         return None
 
+    # Everyone the rule names, folded: the users and the members of its teams.
+    candidates = {fold(u) for u in requires.users} | {
+        m for team in requires.teams for m in teams.get(fold(team), ())
+    }
     approved: list[str] = []
     ignored: list[Ignored] = []
     not_member: str | None = None
@@ -194,7 +201,7 @@ def evaluate_rule(
         if review.state != "APPROVED":
             continue
         reason = excluded(login)
-        if reason is None and not is_member(requires, login, teams):
+        if reason is None and fold(login) not in candidates:
             not_member = not_member or _not_member_reason(requires)
             reason = not_member
         if reason is None and review.commit != facts.head:
@@ -203,7 +210,7 @@ def evaluate_rule(
             approved.append(login)
         else:
             ignored.append(Ignored(login, reason))
-    ignored.extend(d for d in dismissed if is_member(requires, d.user, teams))
+    ignored.extend(d for d in dismissed if fold(d.user) in candidates)
 
     because = f": {condition}" if condition else ""
     if len(approved) >= requires.count:
@@ -217,9 +224,6 @@ def evaluate_rule(
             who,
             None,
         )
-    candidates = {fold(u) for u in requires.users} | {
-        m for team in requires.teams for m in teams.get(fold(team), ())
-    }
     possible = {login for login in candidates if excluded(login) is None}
     if len(possible) < requires.count:
         missing = (

@@ -62,8 +62,13 @@ class Glob:
     text: str
     #: Each segment's pattern, or None for `**`.
     segments: tuple[re.Pattern[str] | None, ...]
+    #: One pattern for the whole path, when the glob has at most one `**`: then it
+    #: cannot backtrack badly, and one regex match is much faster than the walk.
+    whole: re.Pattern[str] | None = None
 
     def matches(self, path: str) -> bool:
+        if self.whole is not None:
+            return self.whole.fullmatch(path) is not None
         parts = path.split("/")
         # The positions in `parts` reachable after matching the segments so far.
         reach = {0}
@@ -92,7 +97,18 @@ def compile_glob(glob: str) -> Glob:
     segments = tuple(
         _ANY_SEGMENTS if part == "**" else _segment_regex(part, glob) for part in text.split("/")
     )
-    return Glob(glob, segments)
+    whole = None
+    if segments.count(_ANY_SEGMENTS) <= 1:
+        pieces: list[str] = []
+        for index, segment in enumerate(segments):
+            last = index == len(segments) - 1
+            if segment is None:
+                # Any number of whole folders; at the end, at least one segment.
+                pieces.append(".+" if last else "(?:.*/)?")
+            else:
+                pieces.append(segment.pattern + ("" if last else "/"))
+        whole = re.compile("".join(pieces), re.DOTALL)
+    return Glob(glob, segments, whole)
 
 
 def check_glob(glob: str) -> str:
@@ -101,10 +117,23 @@ def check_glob(glob: str) -> str:
     return glob
 
 
+@lru_cache(maxsize=256)
+def _matcher(globs: tuple[str, ...]) -> tuple[re.Pattern[str] | None, tuple[Glob, ...]]:
+    """One alternation of the globs that have a whole-path pattern, and the rest."""
+    compiled = [compile_glob(g) for g in globs]
+    simple = [g.whole.pattern for g in compiled if g.whole is not None]
+    combined = re.compile("|".join(f"(?:{p})" for p in simple), re.DOTALL) if simple else None
+    return combined, tuple(g for g in compiled if g.whole is None)
+
+
 def matching_paths(globs: tuple[str, ...] | list[str], paths: tuple[str, ...]) -> list[str]:
     """The paths any of `globs` matches, in the order given."""
     try:
-        compiled = [compile_glob(g) for g in globs]
+        combined, walked = _matcher(tuple(globs))
     except ValueError as exc:
         raise BsError(str(exc)) from None
-    return [p for p in paths if any(g.matches(p) for g in compiled)]
+    return [
+        p
+        for p in paths
+        if (combined is not None and combined.fullmatch(p)) or any(g.matches(p) for g in walked)
+    ]

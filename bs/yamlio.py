@@ -30,7 +30,42 @@ class _StrictLoader(yaml.SafeLoader):
             self._refuse_duplicates(node)
         super().flatten_mapping(node)
 
+    def _keys(self, node: yaml.MappingNode) -> set[Any]:
+        """The hashable keys a mapping node gives (merged ones included once flattened)."""
+        keys: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag != "tag:yaml.org,2002:merge":
+                key = self.construct_object(key_node, deep=True)
+                if isinstance(key, str | int | float | bool) or key is None:
+                    keys.add(key)
+        return keys
+
     def _refuse_duplicates(self, node: yaml.MappingNode) -> None:
+        merges = [v for k, v in node.value if k.tag == "tag:yaml.org,2002:merge"]
+        if len(merges) > 1:
+            raise yaml.constructor.ConstructorError(
+                "while reading a mapping", node.start_mark,
+                "'<<' is given twice: merge several mappings with one `<<: [*a, *b]`",
+                node.start_mark,
+            )  # fmt: skip
+        own = self._keys(node)
+        if merges and isinstance(merges[0], yaml.SequenceNode):
+            # Two merged mappings giving one key: PyYAML's choice between them is
+            # arbitrary, so the file must say which with a key of its own.
+            merged: set[Any] = set()
+            for source in merges[0].value:
+                if not isinstance(source, yaml.MappingNode):
+                    continue  # PyYAML reports it
+                self.flatten_mapping(source)
+                keys = self._keys(source)
+                clash = sorted(str(k) for k in (keys & merged) - own)
+                if clash:
+                    raise yaml.constructor.ConstructorError(
+                        "while reading a mapping", node.start_mark,
+                        f"the key {clash[0]!r} comes from two merged mappings: give it here",
+                        source.start_mark,
+                    )  # fmt: skip
+                merged |= keys
         seen: set[Any] = set()
         for key_node, _ in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":

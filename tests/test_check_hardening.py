@@ -159,8 +159,8 @@ def test_a_request_misnaming_the_deployed_tag_is_refused(world: World) -> None:
     opened = open_release(world)
     edit_request(world, opened, replace_once("tag: release_1\n", "tag: release_0\n"))
     message = (
-        f"the request says the deployed {opened.release_1[:12]} is tag release_0, which does "
-        "not point at it: the request misnames what is deployed"
+        f"the request names the deployed {opened.release_1[:12]} with tag release_0, but it is "
+        "tagged release_1: the request misnames what is deployed"
     )
     only_check_fails(world, opened.number, "deployed", message)
 
@@ -307,3 +307,14 @@ def test_a_gzip_patch_with_more_after_its_stream_is_refused(world: World, after:
         "bytes), which `zcat` would show and the digest would not cover: the patch file is not bs's"
     )
     only_check_fails(world, opened.number, "digest", message)
+
+
+def test_leaving_out_the_deployed_tag_does_not_skip_the_scheme_order(world: World) -> None:
+    """With from.tag null, the "comes after in the scheme" check would not run: refused."""
+    opened = open_release(world)
+    edit_request(world, opened, replace_once("tag: release_1\n", "tag: null\n"))
+    message = (
+        f"the request names the deployed {opened.release_1[:12]} with no tag, but it is "
+        "tagged release_1: the request misnames what is deployed"
+    )
+    only_check_fails(world, opened.number, "deployed", message)

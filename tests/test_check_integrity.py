@@ -25,6 +25,7 @@ from tests.checkhelpers import (
     branch_file,
     check_named,
     expect,
+    failed_checks,
     forge,
     latest_status,
     only_check_fails,
@@ -121,7 +122,10 @@ def test_a_tag_moved_after_opening_fails(world: World) -> None:
         f"tag release_2 now points at {opened.release_1[:12]}, not the pinned "
         f"{opened.release_2[:12]}: it was moved after the request was opened; open a new request"
     )
-    only_check_fails(world, opened.number, "tag", message)
+    data = expect(world, opened.number, "failed", 2, f"Invalid request: {message}")
+    assert check_named(data, "tag") == {"name": "tag", "ok": False, "message": message}
+    # Moved onto the deployed commit, release_2 is now also what bs calls the deployed version.
+    assert failed_checks(data) == ["tag", "deployed"]
 
     git(world.app_bare(FRONTEND), "tag", "-d", "release_2")
     message = (

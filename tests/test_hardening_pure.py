@@ -148,6 +148,26 @@ def test_a_merged_mapping_reached_again_through_an_alias_is_not_a_duplicate() ->
     assert parse_yaml(deeper, "x.yaml") == yaml.safe_load(deeper)
 
 
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("a: &a {repo: one}\nb: &b {repo: two}\nc: {<<: *a, <<: *b}\n", "'<<' is given twice"),
+        (
+            "a: &a {repo: one}\nb: &b {repo: two}\nc: {<<: [*a, *b]}\n",
+            "the key 'repo' comes from two merged mappings: give it here",
+        ),
+    ],
+)
+def test_merges_that_leave_a_key_ambiguous_are_refused(text: str, problem: str) -> None:
+    """PyYAML's choice between two merged values is arbitrary: the file must say which."""
+    with pytest.raises(BsError, match=re.escape(problem)):
+        parse_yaml(text, "x.yaml")
+    settled = text.replace("<<: *a, <<: *b}", "<<: [*a, *b], repo: three}").replace(
+        "<<: [*a, *b]}", "<<: [*a, *b], repo: three}"
+    )
+    assert parse_yaml(settled, "x.yaml")["c"] == {"repo": "three"}
+
+
 def test_a_key_given_twice_beside_a_merge_key_is_still_refused() -> None:
     with pytest.raises(BsError, match=re.escape("the key 'repo' is given twice (keep one)")):
         parse_yaml(MERGE + "two: {<<: *base, repo: a/b, repo: c/d}\n", "x.yaml")

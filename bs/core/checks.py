@@ -66,8 +66,9 @@ class IntegrityFacts:
     patch_error: str | None = None
     #: The app's tag scheme, from the default branch's apps.yaml.
     scheme: TagScheme | None = None
-    #: The commit the request's `from.tag` points at now (None: gone, or no from.tag).
-    from_tag_commit_now: str | None = None
+    #: The newest scheme tag on the deployed commit the request starts from, as
+    #: `bs open-request` names it (None: that commit has no scheme tag).
+    deployed_tag_now: str | None = None
     #: What git counts for FROM..TO: files changed, insertions, deletions, commits.
     stats_from_git: tuple[int, int, int, int] | None = None
     #: The people who pushed the head commit, when the forge knows; None when nobody recorded it.

@@ -21,18 +21,22 @@ _ANY_SEGMENTS = None  # a `**` segment
 
 
 def _segment_regex(segment: str, glob: str) -> re.Pattern[str]:
-    """One segment (no '/') as a pattern; ValueError says what is wrong."""
+    """One segment (no '/') as a pattern; ValueError says what is wrong.
+
+    Stars are translated as Python's fnmatch does (atomic groups between them),
+    so a glob with many `*` cannot backtrack for long on a long file name.
+    """
     if "**" in segment:
         raise ValueError(f"'**' must be a whole path segment in '{glob}' (e.g. a/**/b)")
-    out: list[str] = []
+    chunks: list[list[str]] = [[]]  # the pieces between stars
     i, n = 0, len(segment)
     while i < n:
         c = segment[i]
         if c == "*":
-            out.append("[^/]*")
+            chunks.append([])
             i += 1
         elif c == "?":
-            out.append("[^/]")
+            chunks[-1].append("[^/]")
             i += 1
         elif c == "[":
             start = i + 1
@@ -43,16 +47,25 @@ def _segment_regex(segment: str, glob: str) -> re.Pattern[str]:
             end = segment.find("]", start)
             if end < 0:
                 raise ValueError(f"'[' without a closing ']' in '{glob}'")
-            body = segment[i + 1 : end]
+            body = segment[i + 1 : end].replace("\\", "\\\\")
             if body.startswith("!"):
                 body = "^" + body[1:]
-            out.append("[" + body.replace("\\", "\\\\") + "]")
+            elif body.startswith("^"):
+                body = "\\" + body  # as in fnmatch: only "!" negates
+            # A class never matches "/", whatever its range says.
+            chunks[-1].append("(?!/)[" + body + "]")
             i = end + 1
         else:
-            out.append(re.escape(c))
+            chunks[-1].append(re.escape(c))
             i += 1
+    texts = ["".join(chunk) for chunk in chunks]
+    if len(texts) == 1:
+        pattern = texts[0]
+    else:
+        middle = "".join(f"(?>[^/]*?{text})" for text in texts[1:-1] if text)
+        pattern = texts[0] + middle + "[^/]*" + texts[-1]
     try:
-        return re.compile("".join(out), re.DOTALL)
+        return re.compile(pattern, re.DOTALL)
     except re.error as exc:
         raise ValueError(f"'{glob}' is not a valid glob ({exc.msg})") from None
 

@@ -64,13 +64,17 @@ def _check_deployed(facts: IntegrityFacts, request: ReleaseRequest, add: _Add) -
             "deployed", False,
             f"the deployed version changed since this request was opened (was {was}, now {now}): open a new one",
         )  # fmt: skip
-    elif (
-        pinned is not None and pinned.tag is not None and facts.from_tag_commit_now != pinned.commit
-    ):
+    elif pinned is not None and pinned.tag != facts.deployed_tag_now:
+        # The request must name the deployed commit as bs does: else leaving its tag
+        # out would also leave out the check that the release comes later in the scheme.
+        named = f"tag {pinned.tag}" if pinned.tag else "no tag"
+        actual = (
+            f"is tagged {facts.deployed_tag_now}" if facts.deployed_tag_now else "has no scheme tag"
+        )
         add(
             "deployed", False,
-            f"the request says the deployed {pinned.commit[:12]} is tag {pinned.tag}, which "
-            "does not point at it: the request misnames what is deployed",
+            f"the request names the deployed {pinned.commit[:12]} with {named}, but it {actual}: "
+            "the request misnames what is deployed",
         )  # fmt: skip
     else:
         add("deployed", True, "what is deployed is still what the request starts from")

@@ -19,6 +19,7 @@ from bs.core.facts import ApprovalFacts, ReleaseFacts, ReviewFact
 from bs.core.policy import Policy
 from bs.core.pulls import PullRequest, Push
 from bs.core.request import ReleaseRequest
+from bs.core.versions import tag_for_commit
 from bs.deployed import source_for
 from bs.errors import BsError
 from bs.patchcheck import digest_committed_patch
@@ -66,11 +67,12 @@ def release_facts(
     to = request.to.commit
     pinned = request.from_
     pinned_from = pinned.commit if pinned else None
-    tags = {t.name: t.commit for t in forge.list_tags(app.repo)}
+    tag_refs = forge.list_tags(app.repo)
+    tags = {t.name: t.commit for t in tag_refs}
     changes: dict[str, Any] = {
         "scheme": scheme,
         "tag_commit_now": tags.get(request.to.tag) if request.to.tag else None,
-        "from_tag_commit_now": tags.get(pinned.tag) if pinned and pinned.tag else None,
+        "deployed_tag_now": tag_for_commit(scheme, tag_refs, pinned_from) if pinned_from else None,
         "deployed_now": source_for(app, forge).deployed_commit(request.app, app),
     }
     changes.update(_committed_patch(forge, requests_repo, head_sha, integrity))

@@ -31,6 +31,7 @@ from tests.checkhelpers import (
     latest_status,
     open_release,
     publish_policy,
+    push,
     review,
     statuses,
 )
@@ -79,6 +80,15 @@ def test_a_broken_policy_on_the_default_branch_could_not_evaluate(world: World) 
     publish_policy(world, "version: 1\nrules: [unclosed\n")
     result = world.bs("check", str(opened.number), "--json", user="carol")
     could_not_evaluate(result, f"could not evaluate #{opened.number}", "policies/standard.yaml")
+    # The pull request says why it cannot merge: an `error` status, never a success.
+    [posted] = statuses(world, head(world, opened.number))
+    assert posted.state == "error"
+    assert posted.description.startswith("Could not evaluate: policies/standard.yaml (on main): ")
+    assert len(posted.description) <= 140
+    # With --no-status, nothing is posted even then.
+    publish_policy(world, "version: 1\nrules: [still unclosed\n")
+    push(world, opened, "alice")
+    world.bs("check", str(opened.number), "--no-status", user="carol")
     assert statuses(world, head(world, opened.number)) == []
 
 

@@ -122,7 +122,9 @@ def test_a_team_the_forge_lacks_stops_the_check(world: World) -> None:
         "alphagov/deployer, which does not exist on the forge: fix policies/standard.yaml "
         "(`bs policy validate` finds these).\n"
     )
-    assert latest_status(world, head(world, opened.number)) is None
+    posted = latest_status(world, head(world, opened.number))
+    assert posted is not None and posted.state == "error"
+    assert posted.description.startswith("Could not evaluate: policy standard names team")
 
 
 def test_dismissing_the_latest_of_two_approvals_leaves_none(world: World) -> None:

@@ -8,6 +8,7 @@ diff and digest recomputed from the app's own repository.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -18,7 +19,7 @@ from bs.core.facts import ApprovalFacts
 from bs.core.policy import Policy
 from bs.core.pulls import PullRequest
 from bs.core.request import ReleaseRequest
-from bs.core.verdict import STATUS_CONTEXT, Verdict, judge
+from bs.core.verdict import STATUS_CONTEXT, Verdict, error_verdict, judge
 from bs.core.words import count_noun
 from bs.errors import BsError
 from bs.policyfiles import CommitTree, Policies
@@ -50,8 +51,30 @@ def trusted_policies(forge: Forge, requests_repo: str) -> Policies:
 def check_pull_request(
     forge: Forge, requests_repo: str, number: int, *, post_status: bool
 ) -> CheckReport:
-    """Evaluate pull request `number`; post ``bs/policy`` on its head when asked."""
+    """Evaluate pull request `number`; post ``bs/policy`` on its head when asked.
+
+    When the facts cannot be gathered (a broken policy on the default branch, an
+    unknown team), the status says so as `error`, so the pull request shows why
+    it cannot merge; the BsError is raised on to the caller.
+    """
     pull = forge.get_pull_request(requests_repo, number)
+    try:
+        return _check(forge, requests_repo, pull, post_status=post_status)
+    except BsError as exc:
+        if post_status and pull.state == "open":
+            verdict = error_verdict(exc.message)
+            with contextlib.suppress(BsError):  # the forge itself may be what failed
+                forge.set_status(
+                    requests_repo, pull.head_sha, STATUS_CONTEXT,
+                    verdict.status_state, verdict.status_description,
+                )  # fmt: skip
+        raise
+
+
+def _check(
+    forge: Forge, requests_repo: str, pull: PullRequest, *, post_status: bool
+) -> CheckReport:
+    number = pull.number
     policies = trusted_policies(forge, requests_repo)
     default_branch = forge.default_branch(requests_repo)
     # Every fact below is about this one head commit, whatever is pushed meanwhile.

@@ -59,27 +59,24 @@ def run(
     return str(out)
 
 
-def blob_size(git_dir: Path, commit: str, path: str) -> int | None:
-    """The size of the file at `path` in `commit`, or None when there is none."""
+def _output_or_none(git_dir: Path, args: Sequence[str]) -> str | None:
+    """The stdout of ``git ARGS`` (stripped), or None when git fails (a question's "no")."""
     try:
-        out = git_at(git_dir).execute(
-            _command(git_dir, ["cat-file", "-s", f"{commit}:{path}"]), env=_env()
-        )
+        return str(git_at(git_dir).execute(_command(git_dir, args), env=_env())).strip()
     except git.GitCommandError:
         return None
-    return int(str(out).strip())
+
+
+def blob_size(git_dir: Path, commit: str, path: str) -> int | None:
+    """The size of the file at `path` in `commit`, or None when there is none."""
+    out = _output_or_none(git_dir, ["cat-file", "-s", f"{commit}:{path}"])
+    return None if out is None else int(out)
 
 
 def blob_mode(git_dir: Path, commit: str, path: str) -> str | None:
     """The file mode of `path` in `commit` (100644, 100755, 120000 for a symlink, 160000
     for a submodule), or None when there is no such entry."""
-    try:
-        out = git_at(git_dir).execute(
-            _command(git_dir, ["ls-tree", "-z", "--full-tree", commit, "--", path]), env=_env()
-        )
-    except git.GitCommandError:
-        return None
-    entry = str(out)
+    entry = _output_or_none(git_dir, ["ls-tree", "-z", "--full-tree", commit, "--", path])
     return entry.split(" ", 1)[0] if entry else None
 
 
@@ -99,26 +96,15 @@ def read_blob(git_dir: Path, commit: str, path: str) -> bytes:
 
 def succeeds(git_dir: Path, *args: str) -> bool:
     """Whether ``git ARGS`` exits 0 (for questions such as --is-ancestor)."""
-    try:
-        git_at(git_dir).execute(_command(git_dir, args), env=_env())
-    except git.GitCommandError:
-        return False
-    return True
+    return _output_or_none(git_dir, args) is not None
 
 
 def resolve_commit(git_dir: Path, rev: str) -> str | None:
     """The full commit id `rev` names, or None."""
-    try:
-        out = git_at(git_dir).execute(
-            _command(
-                git_dir,
-                ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}"],
-            ),
-            env=_env(),
-        )
-    except git.GitCommandError:
-        return None
-    return str(out).strip() or None
+    out = _output_or_none(
+        git_dir, ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}"]
+    )
+    return out or None
 
 
 def is_ancestor(git_dir: Path, ancestor: str, descendant: str) -> bool:

@@ -16,7 +16,7 @@ from bs.config import AppsFile
 from bs.core.policy import Policy
 from bs.errors import BsError
 from bs.validation import validate_document
-from bs.yamlio import MAX_YAML_BYTES, Lines, parse_yaml_with_lines
+from bs.yamlio import Lines, check_yaml_size, decode_yaml, parse_yaml_with_lines, read_yaml_text
 
 APPS_PATH = "policies/apps.yaml"
 
@@ -43,17 +43,7 @@ class WorkingTree:
 
     def read_text(self, path: str) -> str | None:
         file = self.root / path
-        if not file.is_file():
-            return None
-        size = file.stat().st_size
-        if size > MAX_YAML_BYTES:
-            raise BsError(
-                f"{path}: {size} bytes is too large for a YAML file (limit {MAX_YAML_BYTES})."
-            )
-        try:
-            return file.read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            raise BsError(f"{path}: not UTF-8 text. Save it as UTF-8.") from None
+        return read_yaml_text(file, path) if file.is_file() else None
 
     def display(self, path: str) -> str:
         return path
@@ -69,14 +59,8 @@ class CommitTree:
         size = gitcmd.blob_size(self.git_dir, self.commit, path)
         if size is None:
             return None
-        if size > MAX_YAML_BYTES:
-            raise BsError(
-                f"{self.display(path)}: {size} bytes is too large for a YAML file (limit {MAX_YAML_BYTES})."
-            )
-        try:
-            return gitcmd.read_blob(self.git_dir, self.commit, path).decode("utf-8")
-        except UnicodeDecodeError:
-            raise BsError(f"{self.display(path)}: not UTF-8 text. Save it as UTF-8.") from None
+        check_yaml_size(size, self.display(path))
+        return decode_yaml(gitcmd.read_blob(self.git_dir, self.commit, path), self.display(path))
 
     def display(self, path: str) -> str:
         return f"{path} (on {self.label})"

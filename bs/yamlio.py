@@ -213,23 +213,33 @@ def load_yaml_file(path: Path, display: str | None = None) -> Any:
 
 def load_yaml_file_with_lines(path: Path, display: str | None = None) -> tuple[Any, Lines]:
     name = display or str(path)
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        raise BsError(f"{name}: no such file. Create it (see README.md).") from None
-    except OSError as exc:
-        raise BsError(f"{name}: cannot be read ({exc.strerror}).") from None
+    return parse_yaml_with_lines(read_yaml_text(path, name), name)
+
+
+def check_yaml_size(size: int, name: str) -> None:
+    """Refuse a file too large to be a bs YAML file, before reading it."""
     if size > MAX_YAML_BYTES:
         raise BsError(
             f"{name}: {size} bytes is too large for a YAML file (limit {MAX_YAML_BYTES})."
         )
+
+
+def decode_yaml(data: bytes, name: str) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError:
         raise BsError(f"{name}: not UTF-8 text. Save it as UTF-8.") from None
+
+
+def read_yaml_text(path: Path, name: str) -> str:
+    """A YAML file's text, within the size limit, with errors that name it."""
+    try:
+        check_yaml_size(path.stat().st_size, name)
+        return decode_yaml(path.read_bytes(), name)
+    except FileNotFoundError:
+        raise BsError(f"{name}: no such file. Create it (see README.md).") from None
     except OSError as exc:
         raise BsError(f"{name}: cannot be read ({exc.strerror}).") from None
-    return parse_yaml_with_lines(text, name)
 
 
 def dump_yaml(data: Any) -> str:

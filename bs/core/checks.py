@@ -8,11 +8,11 @@ the later ones cannot be judged and are reported as not run.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
 from bs.core.pulls import PullFile
+from bs.core.release_checks import AddCheck as _Add
 from bs.core.release_checks import check_release
 from bs.core.request import MAX_REASON_CHARS, ReleaseRequest, patch_file_path, request_file_path
 from bs.core.tags import TagScheme
@@ -21,8 +21,6 @@ _REQUEST_FILE = re.compile(r"requests/([^/]+)/([^/]+)\.yaml")
 _PATCH_FILE = re.compile(r"requests/([^/]+)/([^/]+)\.patch(\.gz)?")
 _LISTED = 5
 
-#: Records one check's result; returns whether it passed.
-_Add = Callable[[str, "bool | None", str], bool]
 #: The checks of the release itself, after the request's: see bs.core.release_checks.
 RELEASE_CHECKS = ("tag", "deployed", "ancestry", "digest", "stats")
 

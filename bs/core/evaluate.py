@@ -304,7 +304,12 @@ def evaluate_policy(policy: Policy, facts: ApprovalFacts) -> PolicyResult:
         else:
             rejections.append(Rejection(login, review.body.strip()))
     approvers = sorted(
-        {login for rule in _rules(tree) if rule.status == "satisfied" for login in rule.approved_by}
+        {
+            login
+            for rule in all_rules(tree)
+            if rule.status == "satisfied"
+            for login in rule.approved_by
+        }
     )
     return PolicyResult(
         tree,
@@ -315,12 +320,8 @@ def evaluate_policy(policy: Policy, facts: ApprovalFacts) -> PolicyResult:
     )
 
 
-def _rules(node: RuleResult | GroupResult) -> list[RuleResult]:
-    if isinstance(node, RuleResult):
-        return [node]
-    return [rule for child in node.children for rule in _rules(child)]
-
-
 def all_rules(node: RuleResult | GroupResult) -> list[RuleResult]:
     """The rule results of a tree, in order."""
-    return _rules(node)
+    if isinstance(node, RuleResult):
+        return [node]
+    return [rule for child in node.children for rule in all_rules(child)]

@@ -32,21 +32,23 @@ def _rule_line(rule: RuleResult) -> str:
     return text
 
 
-def _tree_lines(node: RuleResult | GroupResult, depth: int, markdown: bool) -> list[str]:
+def _tree_lines(node: RuleResult | GroupResult, depth: int, *, markdown: bool) -> list[str]:
+    """The result tree, one line per group and rule (and its ignored approvals)."""
     pad = "  " * depth
     bullet = "- " if markdown else ""
     if isinstance(node, GroupResult):
         label = "all of" if node.kind == "all_of" else "any of"
         lines = [f"{pad}{bullet}{_MARK[node.status]} {label}: {node.status}"]
         for child in node.children:
-            lines.extend(_tree_lines(child, depth + 1, markdown))
+            lines.extend(_tree_lines(child, depth + 1, markdown=markdown))
         return lines
-    name = _rule_line(node)
+    line = _rule_line(node)
     if markdown:
-        name = f"**{node.name}**" + name[len(node.name) :]
-    lines = [f"{pad}{bullet}{_MARK[node.status]} {name}"]
+        line = f"**{_md(node.name)}**{_md(line[len(node.name) :])}"
+    lines = [f"{pad}{bullet}{_MARK[node.status]} {line}"]
     if node.ignored and node.status != "skipped":
-        lines.append(f"{pad}  {bullet}ignored: {_ignored(node.ignored)}")
+        ignored = _ignored(node.ignored)
+        lines.append(f"{pad}  {bullet}ignored: {_md(ignored) if markdown else ignored}")
     return lines
 
 
@@ -111,7 +113,7 @@ def explain_markdown(verdict: Verdict, heading: Sequence[str] = ()) -> str:
         lines += ["", f"#### Policy `{verdict.policy_name}`", ""]
         if policy.requester_refused:
             lines.append(f"- ✗ requester: {_md(policy.requester_refused)}")
-        lines.extend(_md_tree(policy.tree, 0))
+        lines.extend(_tree_lines(policy.tree, 0, markdown=True))
         for r in policy.rejections:
             lines.append(
                 f"- ⛔ rejected by {_md(r.user)}" + (f": {_md(r.comment)}" if r.comment else "")
@@ -119,19 +121,3 @@ def explain_markdown(verdict: Verdict, heading: Sequence[str] = ()) -> str:
         if policy.ignored_rejections:
             lines.append(f"- change requests ignored: {_md(_ignored(policy.ignored_rejections))}")
     return "\n".join(lines) + "\n"
-
-
-def _md_tree(node: RuleResult | GroupResult, depth: int) -> list[str]:
-    pad = "  " * depth
-    if isinstance(node, GroupResult):
-        label = "all of" if node.kind == "all_of" else "any of"
-        lines = [f"{pad}- {_MARK[node.status]} {label}: {node.status}"]
-        for child in node.children:
-            lines.extend(_md_tree(child, depth + 1))
-        return lines
-    lines = [
-        f"{pad}- {_MARK[node.status]} **{_md(node.name)}**{_md(_rule_line(node)[len(node.name) :])}"
-    ]
-    if node.ignored and node.status != "skipped":
-        lines.append(f"{pad}  - ignored: {_md(_ignored(node.ignored))}")
-    return lines

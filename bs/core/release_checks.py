@@ -17,7 +17,10 @@ from bs.core.words import count_noun
 if TYPE_CHECKING:
     from bs.core.checks import IntegrityFacts
 
-_Add = Callable[[str, "bool | None", str], bool]
+#: Records one check's result (True passed, False failed, None not run); returns
+#: whether it passed.
+AddCheck = Callable[[str, "bool | None", str], bool]
+_Add = AddCheck
 
 
 def check_release(facts: IntegrityFacts, request: ReleaseRequest, add: _Add) -> None:

@@ -39,9 +39,8 @@ class CheckReport:
     status_posted: bool = False
 
 
-def trusted_policies(forge: Forge, requests_repo: str) -> Policies:
+def trusted_policies(forge: Forge, requests_repo: str, branch: str) -> Policies:
     """``policies/`` as on the requests repo's default branch, as the forge has it now."""
-    branch = forge.default_branch(requests_repo)
     commit = forge.resolve_branch(requests_repo, branch)
     if commit is None:
         raise BsError(f"{requests_repo} has no default branch {branch}: push it first.")
@@ -75,8 +74,8 @@ def _check(
     forge: Forge, requests_repo: str, pull: PullRequest, *, post_status: bool
 ) -> CheckReport:
     number = pull.number
-    policies = trusted_policies(forge, requests_repo)
     default_branch = forge.default_branch(requests_repo)
+    policies = trusted_policies(forge, requests_repo, default_branch)
     # Every fact below is about this one head commit, whatever is pushed meanwhile.
     files = tuple(forge.list_pull_files(requests_repo, number, pull.head_sha))
     located = locate_request_files(files)

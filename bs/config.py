@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ByteSize, ConfigDict, Field, field_validator, model_validator
 
-from bs.core.names import APP_NAME, EMAIL, GIT_REF_NAME, REPO_NAME
+from bs.core.names import APP_NAME, EMAIL, GIT_REF_NAME, LOGIN, REPO_NAME
 from bs.core.tags import SchemeKind, TagScheme
 from bs.errors import BsError
 
@@ -45,6 +45,90 @@ class PatchLimits(StrictModel):
     )
 
 
+EnvName = Annotated[
+    str, Field(pattern=r"^[A-Z_][A-Z0-9_]*$", description="an environment variable's name")
+]
+Address = Annotated[str, Field(pattern=EMAIL)]
+#: ``Name <address>`` or a bare address; no line breaks (it becomes a header).
+Mailbox = Annotated[
+    str,
+    Field(
+        pattern=r"^(?:[^<>\r\n@]*<[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+>|[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+)$",
+        description="an address, or Name <address>",
+    ),
+]
+
+
+class MailCommon(StrictModel):
+    from_: Mailbox = Field(
+        default="battlestations <bs@localhost.localdomain>",
+        alias="from",
+        description="the From header of every message bs sends",
+    )
+    reply_to: Mailbox | None = Field(
+        default=None, description="Reply-To of messages not about one person (default: from)"
+    )
+    attach_patch_below: ByteSize = Field(
+        default=ByteSize(1_000_000),
+        description="a request's patch is attached to the review mail when smaller than this; "
+        "larger ones are linked",
+    )
+    addresses: dict[Annotated[str, Field(pattern=LOGIN)], Address] = Field(
+        default_factory=dict,
+        description="login -> address, for people the forge has no address for",
+    )
+
+
+class OutboxMail(MailCommon):
+    """Messages written as .eml files to a folder: the embedded default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    kind: Literal["outbox"] = "outbox"
+    path: Path = Field(
+        default=Path(".bs/outbox"), description="relative paths are from bs.yaml's folder"
+    )
+
+
+class SmtpMail(MailCommon):
+    """An SMTP server; the user name and password come from the environment."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    kind: Literal["smtp"]
+    host: Annotated[str, Field(pattern=r"^[A-Za-z0-9.:\[\]-]+$", description="host name or IP")]
+    port: int = Field(default=587, ge=1, le=65535)
+    security: Literal["starttls", "tls", "none"] = Field(
+        default="starttls",
+        description="starttls (port 587), tls (implicit TLS, port 465) or none (localhost only)",
+    )
+    username_env: EnvName = "BS_SMTP_USERNAME"
+    password_env: EnvName = "BS_SMTP_PASSWORD"  # noqa: S105 (a variable's name)
+    timeout: float = Field(default=30.0, gt=0, le=600, description="seconds")
+    ca_file: Path | None = Field(
+        default=None, description="a PEM bundle to trust instead of the system's (a private CA)"
+    )
+
+    @model_validator(mode="after")
+    def _plain_only_locally(self) -> SmtpMail:
+        if self.security == "none" and self.host not in ("localhost", "127.0.0.1", "::1", "[::1]"):
+            raise ValueError(
+                f"security: none sends passwords and links in clear text to {self.host}: "
+                "use starttls or tls, or none only with localhost"
+            )
+        return self
+
+
+MailConfig = Annotated[OutboxMail | SmtpMail, Field(discriminator="kind")]
+
+
+class GatewayConfig(StrictModel):
+    url: Annotated[str, Field(pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")] = Field(
+        default="http://127.0.0.1:8421",
+        description="where the deploy gateway (bs serve) is reached; deploy links start with it",
+    )
+
+
 class BsConfig(StrictModel):
     """``bs.yaml``, at the root of the requests repository."""
 
@@ -54,6 +138,8 @@ class BsConfig(StrictModel):
     forge: ForgeConfig
     requests_repo: RepoName
     patch: PatchLimits = PatchLimits()
+    mail: MailConfig = Field(default_factory=OutboxMail)
+    gateway: GatewayConfig = GatewayConfig()
 
 
 class TagsConfig(StrictModel):

@@ -7,6 +7,7 @@ registry by configuration (``bs.forges``, ``bs.deployed``).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Protocol
 
@@ -117,4 +118,12 @@ class DeployedVersionSource(Protocol):
 
     def deployed_commit(self, app: str, config: AppConfig) -> str | None:
         """The deployed commit, or None when nothing is deployed yet."""
+        ...
+
+
+class Mailer(Protocol):
+    """Where messages go: an SMTP server, or the outbox folder."""
+
+    def send(self, message: EmailMessage) -> str:
+        """Deliver `message` to all its recipients or raise BsError; says where it went."""
         ...

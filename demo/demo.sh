@@ -44,13 +44,14 @@ erin: erin@example.gov.uk       # another developer
 bob: bob@example.gov.uk         # a deployer
 carol: carol@example.gov.uk     # another deployer
 dave: dave@example.gov.uk       # a DBA
+release-bot: releases@example.gov.uk  # who the hooks run as (on GitHub: bs's GitHub App)
 YAML
 cat > "$FORGE/teams.yaml" <<'YAML'
 alphagov/developers: [alice, erin]
 alphagov/deployers: [bob, carol]
 alphagov/dba: [dave]
 YAML
-note "users.yaml: alice and erin (developers), bob and carol (deployers), dave (DBA); teams.yaml: the three teams"
+note "users.yaml: alice and erin (developers), bob and carol (deployers), dave (DBA), release-bot; teams.yaml: the three teams"
 
 # An app repository with a few releases, built the way a real one grows.
 commit() { git -C "$1" add -A && git -C "$1" commit -q -m "$2"; }
@@ -93,6 +94,12 @@ cat > "$requests/bs.yaml" <<'YAML'
 version: 1
 forge: {kind: local, path: ../forge}
 requests_repo: alphagov/release-requests
+mail:
+  kind: outbox                    # each message an .eml file; kind: smtp for a real server
+  path: ../outbox
+  from: "GOV.UK releases <releases@example.gov.uk>"
+gateway:
+  url: http://127.0.0.1:8421      # bs serve (coming next); deploy links start with it
 YAML
 commit "$requests" "Requests repository"
 git clone -q --bare "$requests" "$FORGE/alphagov/release-requests.git"
@@ -133,6 +140,11 @@ git -C "$FORGE/alphagov/release-requests.git" show "$branch:requests/frontend/$i
 note "Anyone can check the digest against git itself:"
 run "git -C '$FORGE/alphagov/frontend.git' diff --binary --full-index release_2 release_3 | sha256sum"
 
+say "The opened hook emails the app's review list (on GitHub, a workflow runs it)"
+note "Hooks run as release-bot. Mail goes to the outbox folder here (mail.kind: outbox in bs.yaml)."
+run BS_USER=release-bot bs hook opened 1
+run bs mail show
+
 say "6. The check: the policy says what is missing"
 expect_status 1 bs check 1
 refused BS_USER=bob bs merge 1
@@ -147,30 +159,40 @@ note "erin is not a deployer: her approval is ignored, and the check says why."
 run BS_USER=bob bs review 1 --approve -m "'Signed off by content design'"
 expect_status 0 bs check 1
 run BS_USER=bob bs merge 1
-note "The pull request's records (append-only, beside the bare repository):"
+
+say "8. The merge hook re-checks the policy itself, records the approval and mails alice her deploy link"
+note "Deploy links are signed with a key from the environment, never from the repository:"
+printf '%s$ %s%s\n' "$bold" 'export BS_LINK_KEYS="$(bs keys generate --id demo)"' "$reset"
+export BS_LINK_KEYS="$(bs keys generate --id demo)"
+run BS_USER=release-bot bs hook closed 1
+note "alice's mail, from the outbox: the link works once, for her, until her slot ends."
+run bs mail show
+note "The pull request's records (append-only, beside the bare repository), with the approval comment:"
 cat "$FORGE/alphagov/release-requests.forge/pulls/1.jsonl"
 
-say "8. A first deploy of another app, with a database migration: it also needs a DBA"
+say "9. A first deploy of another app, with a database migration: it also needs a DBA, who rejects it"
 run bs tags publishing-api
 run bs open-request publishing-api v1.1.0 --reason "'First production deploy'"
 run BS_USER=bob bs review 2 --approve
-expect_status 1 bs check 2
-run BS_USER=dave bs review 2 --request-changes -m "'Add the index concurrently'"
-expect_status 2 bs check 2
-note "A DBA's change request is a rejection until dave approves or the review is dismissed."
-run BS_USER=dave bs review 2 --approve -m "'Fine for a first deploy: the table is empty'"
-note "(a deployer could instead dismiss it: BS_USER=carol bs review 2 --dismiss REVIEW -m WHY)"
-expect_status 0 bs check 2 --summary "'$DEMO/summary.md'"
+expect_status 1 bs check 2 --summary "'$DEMO/summary.md'"
 note "The same explanation as markdown, for a GitHub Actions job summary ($DEMO/summary.md):"
 cat "$DEMO/summary.md"
-run BS_USER=bob bs merge 2 --json
+run BS_USER=dave bs review 2 --request-changes -m "'Add the index concurrently'"
+expect_status 2 bs check 2
+note "An eligible reviewer's change request is a rejection: the hook removes the request and tells alice."
+run BS_USER=release-bot bs hook closed 2
+run bs mail show
 
-say "9. An admin can bypass the check, as on GitHub; the merge hook (next) will mint no link for it"
+say "10. An admin can bypass the check, as on GitHub; the merge hook mints no link for it"
 run bs open-request frontend release_4 --reason "'Styles'"
 expect_status 1 bs check 3
 refused BS_USER=bob bs merge 3
 run BS_USER=bob bs merge 3 --admin
+expect_status 2 BS_USER=release-bot bs hook closed 3
+note "alice and the review list are told why; the pull request says so too."
+run bs mail show
+run bs mail list
 
 say "Done"
 note "Everything is in .demo/; run bs there yourself: cd .demo/release-requests && BS_USER=alice bs --help"
-note "Next (coming issues): the merge hook, mail and deploy links; the gateway; GitHub."
+note "Next (coming issues): the deploy gateway (bs serve) that alice's link opens; GitHub."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -43,7 +44,18 @@ def test_demo_runs_the_flow(tmp_path: Path) -> None:
         in out
     )
     assert "bs/policy: rejected: Rejected by dave: Add the index concurrently" in out
-    assert "bs/policy: met: Approved by bob, dave" in out
+    # The hooks: the review list's mail with the patch, alice's deploy link, the
+    # rejection removed with dave's comment, the admin merge refused.
+    assert "Emailed the review list of frontend about #1, with the patch attached" in out
+    assert "[attached: " in out and ".patch, text/x-diff" in out
+    assert "Approval recorded for #1: frontend request" in out
+    assert "  approved by: bob at " in out
+    links = re.findall(r"http://127\.0\.0\.1:8421/link/(bs1\.demo\.[A-Za-z0-9_.-]+)", out)
+    assert len(links) == 1, "exactly one link, in alice's mail; the hook never prints it"
+    assert "Request #2 rejected by dave." in out and "  > Add the index concurrently" in out
+    assert "Deleted branch request/publishing-api/" in out
+    assert "was merged, but its policy is not met: no deploy link minted" in out
+    assert "[frontend] No deploy link: #3 merged without approval" in out
     assert "10 passed, 0 failed" in out
     assert "Traceback" not in out + result.stderr
     # The digest bs recorded equals git's own, as the transcript shows.

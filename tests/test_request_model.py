@@ -111,6 +111,7 @@ def test_document_uses_the_file_keys_in_order() -> None:
         "to",
         "patch",
         "reason",
+        "requester_email",
     ]
     assert document["version"] == 1
     assert document["requested_at"] == "2024-06-01T12:30:45Z"

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from bs.ports import Forge
+    from bs.core.links import Keyring
+    from bs.ports import Forge, Mailer
     from bs.workspace import Workspace
 
 
@@ -32,6 +33,18 @@ class CliContext:
         from bs.forges import open_forge
 
         return open_forge(self.workspace, self.env)
+
+    @cached_property
+    def mailer(self) -> Mailer:
+        from bs.mail import open_mailer
+
+        return open_mailer(self.workspace, self.env)
+
+    def keyring(self) -> Keyring:
+        """The deploy-link keys, read only when a command needs them."""
+        from bs.linkkeys import load_keyring
+
+        return load_keyring(self.env, self.workspace.root)
 
 
 def emit_json(data: Any) -> None:

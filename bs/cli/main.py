@@ -44,6 +44,13 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Merge a request once bs/policy passes (local forge only).",
     ),
     "policy": ("bs.cli.cmd_policy", "policy", "Validate and test the approval policies."),
+    "hook": (
+        "bs.cli.cmd_hook",
+        "hook",
+        "Pull request hooks: review mail, removal, deploy links.",
+    ),
+    "keys": ("bs.cli.cmd_keys", "keys", "Generate deploy-link signing keys."),
+    "mail": ("bs.cli.cmd_mail", "mail", "Read the outbox; send a test message."),
 }
 
 

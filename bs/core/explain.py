@@ -44,11 +44,11 @@ def _tree_lines(node: RuleResult | GroupResult, depth: int, *, markdown: bool) -
         return lines
     line = _rule_line(node)
     if markdown:
-        line = f"**{_md(node.name)}**{_md(line[len(node.name) :])}"
+        line = f"**{md_escape(node.name)}**{md_escape(line[len(node.name) :])}"
     lines = [f"{pad}{bullet}{_MARK[node.status]} {line}"]
     if node.ignored and node.status != "skipped":
         ignored = _ignored(node.ignored)
-        lines.append(f"{pad}  {bullet}ignored: {_md(ignored) if markdown else ignored}")
+        lines.append(f"{pad}  {bullet}ignored: {md_escape(ignored) if markdown else ignored}")
     return lines
 
 
@@ -79,7 +79,7 @@ def explain_text(verdict: Verdict, heading: Sequence[str] = ()) -> str:
     return printable("\n".join(lines)) + "\n"
 
 
-def _md(text: str) -> str:
+def md_escape(text: str) -> str:
     """User text (comments, names) inert in markdown: no links, mentions, HTML or tables."""
     out = []
     for ch in printable(text):
@@ -99,25 +99,28 @@ def explain_markdown(verdict: Verdict, heading: Sequence[str] = ()) -> str:
     lines = [
         f"### {mark} bs/policy: {_OUTCOME_WORD[verdict.outcome]}",
         "",
-        _md(verdict.summary),
+        md_escape(verdict.summary),
         "",
     ]
-    lines.extend(_md(h) for h in heading)
+    lines.extend(md_escape(h) for h in heading)
     if verdict.checks:
         lines += ["", "| | check | result |", "|---|---|---|"]
         lines.extend(
-            f"| {_CHECK_MARK[c.ok]} | {c.name} | {_md(c.message)} |" for c in verdict.checks
+            f"| {_CHECK_MARK[c.ok]} | {c.name} | {md_escape(c.message)} |" for c in verdict.checks
         )
     policy = verdict.policy
     if policy is not None:
         lines += ["", f"#### Policy `{verdict.policy_name}`", ""]
         if policy.requester_refused:
-            lines.append(f"- ✗ requester: {_md(policy.requester_refused)}")
+            lines.append(f"- ✗ requester: {md_escape(policy.requester_refused)}")
         lines.extend(_tree_lines(policy.tree, 0, markdown=True))
         for r in policy.rejections:
             lines.append(
-                f"- ⛔ rejected by {_md(r.user)}" + (f": {_md(r.comment)}" if r.comment else "")
+                f"- ⛔ rejected by {md_escape(r.user)}"
+                + (f": {md_escape(r.comment)}" if r.comment else "")
             )
         if policy.ignored_rejections:
-            lines.append(f"- change requests ignored: {_md(_ignored(policy.ignored_rejections))}")
+            lines.append(
+                f"- change requests ignored: {md_escape(_ignored(policy.ignored_rejections))}"
+            )
     return "\n".join(lines) + "\n"

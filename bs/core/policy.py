@@ -31,6 +31,7 @@ from pydantic import (
 
 from bs.core.globs import check_glob
 from bs.core.names import LOGIN, TEAM_NAME
+from bs.core.slots import Schedule
 
 #: all_of / any_of may nest this deep (the top group counts as 1).
 MAX_NESTING = 5
@@ -224,6 +225,10 @@ class Policy(_Strict):
         default=None, description="who may reject; absent: anyone who may approve under some rule"
     )
     rules: list[Rule] = Field(min_length=1)
+    deploy: Schedule = Field(
+        default_factory=Schedule,
+        description="when approved releases may be deployed: slot length, windows, freezes",
+    )
 
     @field_validator("requesters", "disapproval", mode="before")
     @classmethod

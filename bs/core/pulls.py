@@ -30,6 +30,9 @@ class PullRequest:
     merged_by: str | None = None
     merge_commit_sha: str | None = None
     created_at: datetime | None = None
+    merged_at: datetime | None = None
+    #: Who closed it (merged or not), when the forge says.
+    closed_by: str | None = None
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 
 from bs.core.ids import REQUEST_ID_PATTERN
-from bs.core.names import APP_NAME, COMMIT_SHA, LOGIN, SHA256_HEX
+from bs.core.names import APP_NAME, COMMIT_SHA, EMAIL, LOGIN, SHA256_HEX
 
 #: The longest reason a request may give.
 MAX_REASON_CHARS = 2000
@@ -57,6 +57,11 @@ class ReleaseRequest(_Strict):
     to: VersionRef
     patch: PatchInfo
     reason: str | None = None
+    requester_email: Annotated[str, Field(pattern=EMAIL)] | None = Field(
+        default=None,
+        description="where the requester asked to be told the outcome, when the forge "
+        "and bs.yaml's mail.addresses have no address for them",
+    )
 
     @field_validator("requested_at")
     @classmethod

@@ -89,21 +89,18 @@ class LocalForge(LocalRepos):
         raw = records.read_json(self._pull_path(repo, number))
         if raw is None:
             raise BsError(f"{repo} has no pull request #{number}.")
-        state, merged, merged_by, merge_sha, head_sha = (
-            "open",
-            False,
-            None,
-            None,
-            raw["head"]["sha"],
-        )
+        state, head_sha = "open", raw["head"]["sha"]
+        merged, merged_by, merge_sha, merged_at, closed_by = False, None, None, None, None
         for event in records.read_records(self._events_path(repo, number)):
             kind = event["type"]
             if kind in ("closed", "merged"):
                 state, head_sha = "closed", event.get("head_sha", head_sha)
+                closed_by = event["user"]
                 if kind == "merged":
                     merged, merged_by, merge_sha = True, event["user"], event["merge_commit_sha"]
+                    merged_at = _parse_time(event["at"])
             elif kind == "reopened":
-                state = "open"
+                state, closed_by = "open", None
         if state == "open":
             # Like GitHub, the head follows the branch while the pull request is open.
             head_sha = self.resolve_branch(repo, raw["head"]["ref"]) or head_sha
@@ -112,6 +109,7 @@ class LocalForge(LocalRepos):
             author=raw["user"], base=raw["base"]["ref"], head_ref=raw["head"]["ref"],
             head_sha=head_sha, state=state, merged=merged, merged_by=merged_by,  # type: ignore[arg-type]
             merge_commit_sha=merge_sha, created_at=_parse_time(raw["created_at"]),
+            merged_at=merged_at, closed_by=closed_by,
         )  # fmt: skip
 
     def _merge_base(self, repo: str, number: int, head_sha: str) -> str:

@@ -34,6 +34,8 @@ class CheckReport:
     request: ReleaseRequest | None
     app: AppConfig | None
     approval_facts: ApprovalFacts | None
+    #: The policy judged, as read from the default branch.
+    policy: Policy | None = None
     #: Lines describing the request, shown above the explanation.
     heading: list[str] = field(default_factory=list)
     status_posted: bool = False
@@ -112,7 +114,7 @@ def _check(
     if result is None and not any(c.ok is False for c in checks):
         raise BsError("the request could not be read, so its policy could not be evaluated")
     verdict = judge(checks, policy_name, result)
-    report = CheckReport(verdict, pull, request, app, approval, _heading(pull, request))
+    report = CheckReport(verdict, pull, request, app, approval, policy, _heading(pull, request))
     if post_status and pull.state == "open":
         forge.set_status(
             requests_repo,

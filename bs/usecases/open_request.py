@@ -110,6 +110,7 @@ def open_request(
                 commits=commits,
             ),
             reason=reason or None,
+            requester_email=forge.user_email(user),
         )
         yaml_path = work / f"{request_id}.yaml"
         yaml_path.write_text(dump_yaml(request.to_document()), encoding="utf-8")

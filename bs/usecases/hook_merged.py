@@ -1,0 +1,264 @@
+"""A request's pull request was merged: re-check it, then mint its deploy link.
+
+The merge itself proves nothing: an admin can merge past a failing check and
+a status can be forged. So the policy is evaluated again here, from the
+default branch, with the same code as ``bs check``, on the commit that was
+merged. Only when it is met is a link minted and mailed to the requester;
+otherwise nothing is minted and the requester and review list are told why.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from bs.config import BsConfig
+from bs.core.explain import explain_text, md_escape
+from bs.core.links import DEPLOY_LINK, NONCE_BYTES, Keyring, LinkClaims, link_url, mint_link_token
+from bs.core.pulls import PullRequest
+from bs.core.slots import NoSlot, Slot, deploy_slot, describe_instant
+from bs.errors import BsError
+from bs.mail.compose import Outgoing
+from bs.ports import Forge, Mailer
+from bs.usecases.check import CheckReport, check_pull_request
+from bs.usecases.notify import (
+    BOT_MARK,
+    posted_by_me,
+    release_context,
+    require_address,
+    send_all,
+)
+
+#: bs hook closed's exit status when a merged request's policy is not met.
+EXIT_NOT_MET = 2
+EXIT_COULD_NOT_EVALUATE = 3
+
+
+@dataclass(frozen=True)
+class Approval:
+    user: str
+    at: datetime | None
+
+
+@dataclass(frozen=True)
+class MintedLink:
+    """What the hook did for a merged, approved request; `record` holds no secret."""
+
+    pull: PullRequest
+    record: dict[str, Any]
+    slot: Slot
+    emailed: str
+    sent_via: tuple[str, ...]
+    commented: bool
+
+
+@dataclass(frozen=True)
+class RefusedMerge:
+    pull: PullRequest
+    summary: str
+    explanation: str
+    emailed: tuple[str, ...]
+    sent_via: tuple[str, ...]
+    commented: bool
+
+
+def evaluate_merged(forge: Forge, config: BsConfig, pull: PullRequest) -> CheckReport:
+    try:
+        return check_pull_request(forge, config.requests_repo, pull.number, post_status=False)
+    except BsError as exc:
+        raise BsError(
+            f"could not evaluate merged pull request #{pull.number}: {exc.message} "
+            "No deploy link was minted; run the hook again once that is fixed.",
+            exit_code=EXIT_COULD_NOT_EVALUATE,
+        ) from None
+
+
+def approvals_of(
+    forge: Forge, repo: str, pull: PullRequest, approvers: tuple[str, ...]
+) -> list[Approval]:
+    """Each approver with when they approved the merged head."""
+    latest: dict[str, datetime] = {}
+    for review in forge.list_reviews(repo, pull.number):
+        if review.state == "APPROVED" and review.commit_id == pull.head_sha:
+            latest[review.user.lower()] = review.submitted_at
+    return [Approval(user, latest.get(user.lower())) for user in approvers]
+
+
+def mint_for_merged(
+    forge: Forge,
+    mailer: Mailer,
+    config: BsConfig,
+    report: CheckReport,
+    keyring_loader: Callable[[], Keyring],
+    *,
+    now: Callable[[], datetime],
+    random_bytes: Callable[[int], bytes] = secrets.token_bytes,
+) -> MintedLink:
+    """For a merged request whose policy `report` found met."""
+    pull, request, app, policy = report.pull, report.request, report.app, report.policy
+    assert request is not None and app is not None and policy is not None
+    repo = config.requests_repo
+    merged_at = (pull.merged_at or now()).astimezone(UTC)
+    try:
+        slot = deploy_slot(merged_at, policy.deploy)
+    except NoSlot as exc:
+        raise BsError(f"{exc}: no deploy link was minted. Fix the policy's freezes.") from None
+    if now() >= slot.end:
+        raise BsError(
+            f"the deploy slot of pull request #{pull.number} ended "
+            f"{describe_instant(slot.end, policy.deploy.zone)}: no deploy link was minted. "
+            f"Open a new request: bs open-request {request.app} {request.to.tag or request.to.commit}"
+        )
+    # Everything that can fail for want of set-up fails before anything is posted or sent.
+    address = require_address(request.requested_by, forge, config.mail, request.requester_email)
+    keyring = keyring_loader()
+    approvals = approvals_of(forge, repo, pull, report.verdict.approvers)
+    zone = policy.deploy.zone
+    record = {
+        "pull_request": pull.number,
+        "app": request.app,
+        "request": request.id,
+        "requester": request.requested_by,
+        "approvers": [{"user": a.user, "approved_at": _iso(a.at)} for a in approvals],
+        "merged_by": pull.merged_by,
+        "merged_at": _iso(merged_at),
+        "from": {"tag": request.from_.tag, "commit": request.from_.commit}
+        if request.from_
+        else None,
+        "to": {"tag": request.to.tag, "commit": request.to.commit},
+        "head": pull.head_sha,
+        "merge_commit": pull.merge_commit_sha,
+        "patch_sha256": request.patch.sha256,
+        "policy": report.verdict.policy_name,
+        "slot": {
+            "start": _iso(slot.start),
+            "end": _iso(slot.end),
+            "timezone": policy.deploy.timezone,
+        },
+    }
+    commented = False
+    if not posted_by_me(forge, repo, pull.number, "approval"):
+        forge.add_comment(repo, pull.number, _approval_comment(record, slot, zone))
+        commented = True
+    claims = LinkClaims(
+        purpose=DEPLOY_LINK, app=request.app, request_id=request.id, pull_request=pull.number,
+        requester=request.requested_by, not_before=slot.start, expires=slot.end,
+    )  # fmt: skip
+    token = mint_link_token(claims, keyring, random_bytes(NONCE_BYTES))
+    context = release_context(request, app, pull) | {
+        "title": f"Approved: deploy {request.app} {request.to.tag or request.to.commit[:12]}",
+        "link": link_url(config.gateway.url, token),
+        "slot_start": describe_instant(slot.start, zone),
+        "slot_end": describe_instant(slot.end, zone),
+        "slot_length": policy.deploy.slot,
+        "waited_for": list(slot.waited_for),
+        "cut_short_by": slot.cut_short_by or "",
+        "approvals": [
+            {"user": a.user, "at": describe_instant(a.at, zone) if a.at else ""} for a in approvals
+        ],
+        "merger": pull.merged_by or "unknown",
+        "merged_at": describe_instant(merged_at, zone),
+    }
+    outgoing = Outgoing(
+        template="approved",
+        subject=f"[{request.app}] Approved: your deploy link for {context['to_label']}",
+        to=(address,),
+        context=context,
+        thread=f"{request.app}/{request.id}",
+    )
+    sent = send_all(mailer, config.mail, [outgoing], now)
+    return MintedLink(pull, record, slot, address, tuple(sent), commented)
+
+
+def refuse_merged(
+    forge: Forge,
+    mailer: Mailer,
+    config: BsConfig,
+    report: CheckReport,
+    *,
+    now: Callable[[], datetime],
+) -> RefusedMerge:
+    """For a merged request whose policy is not met: mint nothing, say why."""
+    pull, request, app = report.pull, report.request, report.app
+    repo = config.requests_repo
+    verdict = report.verdict
+    explanation = explain_text(verdict, report.heading)
+    recipients: list[str] = []
+    if request is not None:
+        recipients.append(
+            require_address(request.requested_by, forge, config.mail, request.requester_email)
+        )
+    else:
+        recipients.append(require_address(pull.author, forge, config.mail))
+    if app is not None:
+        recipients.extend(a for a in app.review_list if a not in recipients)
+    commented = False
+    if not posted_by_me(forge, repo, pull.number, "no-link"):
+        body = (
+            f"{BOT_MARK.format(kind='no-link')}\n"
+            f"**No deploy link was minted.** This pull request was merged by "
+            f"{md_escape(pull.merged_by or 'someone')}, but its approval policy is not met: "
+            f"{md_escape(verdict.summary)}\n\n"
+            "The merge does not release anything. To release it, open a new request and have "
+            "it approved as the policy asks."
+        )
+        forge.add_comment(repo, pull.number, body)
+        commented = True
+    sent: list[str] = []
+    if request is not None and app is not None:
+        context = release_context(request, app, pull) | {
+            "title": f"Merged without approval: no deploy link for {request.app}",
+            "summary": verdict.summary,
+            "explanation": explanation.splitlines(),
+            "merger": pull.merged_by or "someone",
+        }
+        outgoing = Outgoing(
+            template="refused",
+            subject=f"[{request.app}] No deploy link: #{pull.number} merged without approval",
+            to=tuple(recipients),
+            context=context,
+            thread=f"{request.app}/{request.id}",
+        )
+        sent = send_all(mailer, config.mail, [outgoing], now)
+    return RefusedMerge(
+        pull, verdict.summary, explanation, tuple(recipients), tuple(sent), commented
+    )
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
+
+
+def _approval_comment(record: dict[str, Any], slot: Slot, zone: Any) -> str:
+    approvers = ", ".join(
+        f"{a['user']} ({a['approved_at']})" if a["approved_at"] else a["user"]
+        for a in record["approvers"]
+    )
+    start = record["from"]
+    rows = [
+        ("App", record["app"]),
+        ("Request", record["request"]),
+        ("Requester", record["requester"]),
+        ("Approved by", approvers),
+        ("Merged by", f"{record['merged_by']} ({record['merged_at']})"),
+        (
+            "From",
+            f"{start['tag'] or '(untagged)'} {start['commit']}" if start else "nothing deployed",
+        ),
+        ("To", f"{record['to']['tag'] or '(untagged)'} {record['to']['commit']}"),
+        ("Reviewed head", record["head"]),
+        ("Patch SHA-256", record["patch_sha256"]),
+        (
+            "Deploy slot",
+            f"{describe_instant(slot.start, zone)} to {describe_instant(slot.end, zone)}",
+        ),
+    ]
+    table = "\n".join(f"| {name} | {md_escape(str(value))} |" for name, value in rows)
+    return (
+        f"{BOT_MARK.format(kind='approval')}\n"
+        "**Approval recorded.** The policy is met on the merged commit; the requester is sent "
+        "a single-use deploy link by mail.\n\n| | |\n|---|---|\n" + table + "\n"
+    )

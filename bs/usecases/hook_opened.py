@@ -1,0 +1,101 @@
+"""``bs hook opened``: tell the app's review list about a new request.
+
+The mail carries what reviewers need to decide: the release (from the
+request, as the checker verified it), what ``bs/policy`` says now, a link to
+the pull request, and the complete patch, attached when it is small enough.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from bs import gitcmd
+from bs.config import BsConfig
+from bs.core.pulls import PullRequest
+from bs.core.request import ReleaseRequest
+from bs.core.words import count_noun
+from bs.errors import BsError
+from bs.mail.compose import Attachment, Outgoing
+from bs.ports import Forge, Mailer
+from bs.usecases.check import check_pull_request
+from bs.usecases.notify import address_of, release_context, send_all
+
+
+@dataclass(frozen=True)
+class ReviewMail:
+    pull: PullRequest
+    request: ReleaseRequest
+    recipients: tuple[str, ...]
+    attached: bool
+    patch_size: int | None
+    verdict: str
+    sent_via: tuple[str, ...]
+
+
+def _size_text(size: int | None) -> str:
+    if size is None:
+        return "size unknown"
+    if size < 10_000:
+        return count_noun(size, "byte")
+    return f"{size / 1_000_000:.1f} MB" if size >= 1_000_000 else f"{size / 1_000:.0f} kB"
+
+
+def notify_review_list(
+    forge: Forge,
+    mailer: Mailer,
+    config: BsConfig,
+    number: int,
+    *,
+    now: Callable[[], datetime],
+) -> ReviewMail:
+    repo = config.requests_repo
+    report = check_pull_request(forge, repo, number, post_status=False)
+    pull, request, app = report.pull, report.request, report.app
+    if request is None or app is None:
+        raise BsError(
+            f"pull request #{number} is not a request bs can read ({report.verdict.summary}): "
+            "no review mail sent."
+        )
+    if pull.state != "open":
+        raise BsError(f"pull request #{number} is closed: no review mail sent.")
+    git_dir = forge.git_dir(repo)
+    patch_size = gitcmd.blob_size(git_dir, pull.head_sha, request.patch.file)
+    limit = int(config.mail.attach_patch_below)
+    attach = (
+        request.patch.file.endswith(".patch")
+        and patch_size is not None
+        and patch_size < limit
+        and gitcmd.blob_mode(git_dir, pull.head_sha, request.patch.file) == "100644"
+    )
+    attachments: tuple[Attachment, ...] = ()
+    if attach:
+        content = gitcmd.read_blob(git_dir, pull.head_sha, request.patch.file)
+        attachments = (Attachment(request.patch.file.rsplit("/", 1)[-1], content),)
+    verdict = report.verdict
+    problems = [c.message for c in verdict.checks if c.ok is False]
+    context = release_context(request, app, pull) | {
+        "title": f"Release request: {request.app} {request.to.tag or request.to.commit[:12]}",
+        "verdict": verdict.summary,
+        "problems": problems,
+        "attached": attach,
+        "patch_file": request.patch.file.rsplit("/", 1)[-1],
+        "patch_size": _size_text(patch_size),
+        "patch_limit": _size_text(limit),
+    }
+    recipients = tuple(app.review_list)
+    if not recipients:
+        return ReviewMail(pull, request, (), attach, patch_size, verdict.summary, ())
+    outgoing = Outgoing(
+        template="review",
+        subject=f"[{request.app}] Release request #{number}: "
+        f"{context['from_label']} -> {context['to_label']} by {request.requested_by}",
+        to=recipients,
+        context=context,
+        reply_to=address_of(request.requested_by, forge, config.mail, request.requester_email),
+        thread=f"{request.app}/{request.id}",
+        attachments=attachments,
+    )
+    sent = send_all(mailer, config.mail, [outgoing], now)
+    return ReviewMail(pull, request, recipients, attach, patch_size, verdict.summary, tuple(sent))

@@ -1,0 +1,84 @@
+"""What the hooks share: people's addresses, the release as mail shows it, sending.
+
+An address comes from bs.yaml's ``mail.addresses`` first (what the
+organisation says), then the forge (``users.yaml`` locally), then the one the
+requester recorded in their request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from bs.config import AppConfig, MailCommon
+from bs.core.pulls import PullRequest
+from bs.core.request import ReleaseRequest
+from bs.core.words import count_noun
+from bs.errors import BsError
+from bs.mail.compose import Outgoing, render_message
+from bs.ports import Forge, Mailer
+
+BOT_MARK = "<!-- bs:{kind} -->"
+
+
+def address_of(
+    login: str, forge: Forge, mail: MailCommon, recorded: str | None = None
+) -> str | None:
+    folded = {name.lower(): address for name, address in mail.addresses.items()}
+    return folded.get(login.lower()) or forge.user_email(login) or recorded
+
+
+def require_address(login: str, forge: Forge, mail: MailCommon, recorded: str | None = None) -> str:
+    address = address_of(login, forge, mail, recorded)
+    if address is None:
+        raise BsError(
+            f"no email address for {login}: add it under mail.addresses in bs.yaml "
+            "(login: address). Nothing was changed or sent."
+        )
+    return address
+
+
+def version_label(tag: str | None, commit: str) -> str:
+    return tag or commit[:12]
+
+
+def release_context(request: ReleaseRequest, app: AppConfig, pull: PullRequest) -> dict[str, Any]:
+    """The facts every message about a request shows, as the templates name them."""
+    patch = request.patch
+    return {
+        "title": "",
+        "app": request.app,
+        "repo": app.repo,
+        "request_id": request.id,
+        "requester": request.requested_by,
+        "reason": request.reason or "",
+        "from_label": version_label(request.from_.tag, request.from_.commit)
+        if request.from_
+        else "nothing deployed (first deploy)",
+        "to_label": version_label(request.to.tag, request.to.commit),
+        "from_commit": request.from_.commit if request.from_ else "(none)",
+        "to_commit": request.to.commit,
+        "stats": f"{count_noun(patch.commits, 'commit')}, "
+        f"{count_noun(patch.files_changed, 'file')} changed, "
+        f"+{patch.insertions:,} -{patch.deletions:,}",
+        "digest": patch.sha256,
+        "pull_number": pull.number,
+        "pull_url": pull.url,
+    }
+
+
+def send_all(
+    mailer: Mailer, mail: MailCommon, messages: Sequence[Outgoing], now: Callable[[], datetime]
+) -> list[str]:
+    """Send each message; where each went. Stops at the first failure (a BsError)."""
+    return [mailer.send(render_message(message, mail, now())) for message in messages]
+
+
+def posted_by_me(forge: Forge, repo: str, number: int, kind: str) -> bool:
+    """Whether bs (as the acting user) already left its `kind` comment: hooks run again
+    after a failure, and say things once."""
+    me, mark = forge.current_user().lower(), BOT_MARK.format(kind=kind)
+    return any(
+        c.user.lower() == me and c.body.startswith(mark) for c in forge.list_comments(repo, number)
+    )

@@ -31,7 +31,7 @@ class LinkLedger:
                         requester=claims.requester,
                         redeemed_by=by,
                         redeemed_at=now,
-                    )  # fmt: skip
+                    )
                 )
         except IntegrityError:
             return False

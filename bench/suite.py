@@ -12,6 +12,8 @@
    bench/check_bench.py, bench/check_world.py).
 5. evaluate: ``evaluate_policy`` + ``judge`` of a 50-rule policy on 100
    reviews, in-process (see bench/evaluate_bench.py).
+6. links: verifying a deploy link against a bare HMAC, minting one, and a
+   deploy slot under windows and a freeze, in-process (bench/links_bench.py).
 
 Goals that are missed are reported (MISSED), not failed: the exit status is
 non-zero only when something goes wrong. ``--only NAME`` (repeatable) runs
@@ -37,7 +39,7 @@ from typing import Any
 
 import yaml
 
-from bench import check_bench, evaluate_bench
+from bench import check_bench, evaluate_bench, links_bench
 from bench.measure import ChildRun, median, run_child
 from bench.report import Goal, Row, spread
 from bench.world import APP, FROM_TAG, TO_TAG, BenchError, World, prepare
@@ -52,7 +54,7 @@ HELP_GOAL_SECONDS = 0.150
 
 BASELINE_SHELL = f"set -o pipefail; git diff --binary --full-index {FROM_TAG} {TO_TAG} | sha256sum"
 #: Every benchmark, in the order run; the first three use the open-request repository.
-BENCHMARKS = ("open-request", "memory", "startup", "check", "evaluate")
+BENCHMARKS = ("open-request", "memory", "startup", "check", "evaluate", "links")
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -137,6 +139,9 @@ def run(args: argparse.Namespace) -> None:
     if "evaluate" in selected:
         results["evaluate"] = evaluate_bench.bench_evaluate(args.evaluate_runs)
         goals += evaluate_bench.goals(results["evaluate"])
+    if "links" in selected:
+        results["links"] = links_bench.bench_links()
+        goals += links_bench.goals(results["links"])
     results["goals"] = [goal.to_json() for goal in goals]
     args.dir.mkdir(parents=True, exist_ok=True)
     out = args.dir.resolve() / "results.json"
@@ -523,6 +528,8 @@ def print_table(results: dict[str, Any], goals: list[Goal], out: Path) -> None:
         rows += check_bench.rows(results["check"], by_name[check_bench.GOAL_NAME])
     if "evaluate" in results:
         rows += evaluate_bench.rows(results["evaluate"], by_name[evaluate_bench.GOAL_NAME])
+    if "links" in results:
+        rows += links_bench.rows(results["links"], by_name)
     print()
     print(
         f"battlestations benchmarks: {machine['platform']}, {machine['cpus']} CPUs, "

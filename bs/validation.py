@@ -20,7 +20,7 @@ _MAX_LISTED = 10
 
 def _pattern_names() -> dict[str, str]:
     """What the patterns of the files' fields mean, for messages."""
-    from bs.core import ids, names
+    from bs.core import ids, names, slots
 
     return {
         names.REPO_NAME: "a repository name: OWNER/NAME, e.g. alphagov/frontend",
@@ -32,6 +32,7 @@ def _pattern_names() -> dict[str, str]:
         names.COMMIT_SHA: "a full commit id (40 or 64 hex digits)",
         names.SHA256_HEX: "a SHA-256 digest (64 lower-case hex digits)",
         ids.REQUEST_ID_PATTERN: "a request id: YYYYMMDD- and 16 base32 characters",
+        **slots.PATTERN_NAMES,
     }
 
 

@@ -30,27 +30,26 @@ MAX_SLOT = timedelta(days=7)
 #: How far ahead a slot is looked for before the policy is called impossible.
 HORIZON = timedelta(days=400)
 
+DURATION_PATTERN = r"^(?:\d{1,3}d)?(?:\d{1,4}h)?(?:\d{1,5}m)?$"
+CLOCK_PATTERN = r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$"
+DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
+DAY_PATTERN = r"^(mon|tue|wed|thu|fri|sat|sun)(-(mon|tue|wed|thu|fri|sat|sun))?$"
+#: What each pattern means, for error messages (bs.validation names them).
+PATTERN_NAMES = {
+    DURATION_PATTERN: "a duration: write it like 2h, 90m or 1h30m",
+    CLOCK_PATTERN: "a time of day: HH:MM, 24-hour, e.g. 09:30 (24:00 ends a day)",
+    DATE_PATTERN: "a date: YYYY-MM-DD, e.g. 2026-12-21",
+    DAY_PATTERN: "a day (mon, tue, wed, thu, fri, sat, sun) or a range such as mon-thu",
+}
 _DURATION = re.compile(r"^(?:(\d{1,3})d)?(?:(\d{1,4})h)?(?:(\d{1,5})m)?$")
-_CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 Duration = Annotated[
-    str,
-    Field(
-        pattern=r"^(?:\d{1,3}d)?(?:\d{1,4}h)?(?:\d{1,5}m)?$",
-        description="a duration such as 2h, 90m or 1h30m",
-    ),
+    str, Field(pattern=DURATION_PATTERN, description="a duration such as 2h, 90m or 1h30m")
 ]
-Clock = Annotated[
-    str, Field(pattern=_CLOCK.pattern, description="HH:MM, 24-hour; 24:00 ends a day")
-]
-DateText = Annotated[str, Field(pattern=_DATE.pattern, description="a date, YYYY-MM-DD")]
+Clock = Annotated[str, Field(pattern=CLOCK_PATTERN, description="HH:MM, 24-hour; 24:00 ends a day")]
+DateText = Annotated[str, Field(pattern=DATE_PATTERN, description="a date, YYYY-MM-DD")]
 DaySpec = Annotated[
-    str,
-    Field(
-        pattern=r"^(mon|tue|wed|thu|fri|sat|sun)(-(mon|tue|wed|thu|fri|sat|sun))?$",
-        description="a day (mon) or a range of days (mon-thu)",
-    ),
+    str, Field(pattern=DAY_PATTERN, description="a day (mon) or a range of days (mon-thu)")
 ]
 
 
@@ -255,8 +254,10 @@ def deploy_slot(merged_at: datetime, schedule: Schedule) -> Slot:
             continue
         window_end: datetime | None = None
         if schedule.windows is not None:
+            # Far enough ahead that touching windows merge over a whole (7d) slot.
+            span = 9 + schedule.duration.days + 2
             interval = next(
-                (i for i in _open_intervals(schedule, moment, 9) if i[1] > moment), None
+                (i for i in _open_intervals(schedule, moment, span) if i[1] > moment), None
             )
             if interval is None or interval[0] > moment:
                 moment = interval[0] if interval is not None else moment + timedelta(days=7)

@@ -96,7 +96,13 @@ class SmtpMailer:
                 f"the SMTP server {self.server} refused the message ({exc.smtp_code} "
                 f"{' '.join(said.split())[:200]}). Nothing was sent; run the command again to retry."
             ) from None
-        except TimeoutError:
+        except (TimeoutError, smtplib.SMTPServerDisconnected) as exc:
+            # smtplib turns a read timeout into "disconnected"; the timeout is its context.
+            if not isinstance(exc, TimeoutError) and not isinstance(exc.__context__, TimeoutError):
+                raise BsError(
+                    f"could not send mail through {self.server}: the server closed the "
+                    "connection. Nothing was sent; run the command again to retry."
+                ) from None
             raise BsError(
                 f"the SMTP server {self.server} did not answer within {self.config.timeout:g} s. "
                 "Nothing was sent; run the command again to retry."

@@ -49,11 +49,13 @@ EnvName = Annotated[
     str, Field(pattern=r"^[A-Z_][A-Z0-9_]*$", description="an environment variable's name")
 ]
 Address = Annotated[str, Field(pattern=EMAIL)]
-#: ``Name <address>`` or a bare address; no line breaks (it becomes a header).
+#: ``Name <address>`` or a bare address; the name in plain printable ASCII without
+#: quotes, commas or angle brackets (it becomes a header).
+MAILBOX = r"^(?:[A-Za-z0-9 .()'_-]*<" + EMAIL[1:-1] + r">|" + EMAIL[1:-1] + r")$"
 Mailbox = Annotated[
     str,
     Field(
-        pattern=r"^(?:[^<>\r\n@]*<[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+>|[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+)$",
+        pattern=MAILBOX,
         description="an address, or Name <address>",
     ),
 ]
@@ -125,8 +127,22 @@ MailConfig = Annotated[OutboxMail | SmtpMail, Field(discriminator="kind")]
 class GatewayConfig(StrictModel):
     url: Annotated[str, Field(pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")] = Field(
         default="http://127.0.0.1:8421",
-        description="where the deploy gateway (bs serve) is reached; deploy links start with it",
+        description="where the deploy gateway (bs serve) is reached; deploy links start with "
+        "it. https, except on this machine (127.0.0.1, localhost, [::1])",
     )
+
+    @field_validator("url")
+    @classmethod
+    def _https_unless_local(cls, url: str) -> str:
+        scheme, _, rest = url.partition("://")
+        host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
+        host = host[: host.rindex(":")] if ":" in host and not host.endswith("]") else host
+        if scheme == "http" and host not in ("127.0.0.1", "localhost", "[::1]"):
+            raise ValueError(
+                f"deploy links would travel unencrypted to {host}: use https:// (http:// only "
+                "for a gateway on this machine: 127.0.0.1, localhost or [::1])"
+            )
+        return url
 
 
 class BsConfig(StrictModel):

@@ -52,6 +52,11 @@ def _read_key_file(path: Path, repo_root: Path | None) -> str:
         )
     if not stat.S_ISREG(info.st_mode):
         raise BsError(f"{KEYS_FILE_ENV}: {path} is not a regular file.")
+    if info.st_nlink > 1:
+        # Another name for the same file could be inside the repository.
+        raise BsError(
+            f"{KEYS_FILE_ENV}: {path} has other hard links: keep the key in a file of its own."
+        )
     if info.st_mode & 0o077:
         raise BsError(
             f"{KEYS_FILE_ENV}: {path} can be read by others (mode {stat.S_IMODE(info.st_mode):o}): "

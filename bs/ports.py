@@ -59,7 +59,9 @@ class Forge(Protocol):
         """
         ...
 
-    def delete_branch(self, repo: str, branch: str) -> None: ...
+    def delete_branch(self, repo: str, branch: str, *, sha: str | None = None) -> None:
+        """Delete a branch; with `sha`, only while it still points at that commit."""
+        ...
 
     def open_pull_request(
         self, repo: str, *, head: str, base: str, title: str, body: str

@@ -101,20 +101,67 @@ def closed(cli: CliContext, number: int | None, event_path: Path | None, as_json
       bs hook closed 12
       bs hook closed --event "$GITHUB_EVENT_PATH"
     """
-    from bs.usecases.hook_closed import remove_denied_request
+    from bs.usecases.hook_closed import (
+        NotARequest,
+        Removal,
+        read_request_report,
+        remove_denied_request,
+    )
     from bs.usecases.hook_merged import (
         EXIT_NOT_MET,
-        evaluate_merged,
-        mint_for_merged,
-        refuse_merged,
+        AlreadyMinted,
+        MintedLink,
+        RefusedMerge,
+        handle_merged,
     )
 
     pr = pull_number(number, event_path)
     config = cli.workspace.config
     forge = cli.forge
     pull = forge.get_pull_request(config.requests_repo, pr)
-    if not pull.merged:
-        removal = remove_denied_request(forge, cli.mailer, config, pull, now=_now)
+    outcome: MintedLink | RefusedMerge | AlreadyMinted | NotARequest | Removal
+    if pull.merged:
+        outcome = handle_merged(forge, cli.mailer, config, pull, cli.keyring, now=_now)
+    else:
+        report = read_request_report(forge, config, pull)
+        outcome = (
+            report
+            if isinstance(report, NotARequest)
+            else remove_denied_request(forge, cli.mailer, config, report, now=_now)
+        )
+    if isinstance(outcome, NotARequest):
+        if as_json:
+            emit_json({"pull_request": pr, "outcome": "not-a-request", "reason": outcome.why})
+        else:
+            click.echo(
+                f"#{pr} is not a release request bs can read ({outcome.why}): nothing to do."
+            )
+        return
+    if isinstance(outcome, AlreadyMinted):
+        if as_json:
+            emit_json({"pull_request": pr, "outcome": "minted-before", "minted": False,
+                       "reason": outcome.summary})  # fmt: skip
+        else:
+            click.echo(
+                f"#{pr}'s deploy link was minted before (see its approval comment); the policy "
+                f"no longer holds ({outcome.summary}), so no new link is minted."
+            )
+        sys.exit(EXIT_NOT_MET)
+    if isinstance(outcome, RefusedMerge):
+        if as_json:
+            emit_json({"pull_request": pr, "outcome": "refused", "minted": False,
+                       "reason": outcome.summary, "emailed": list(outcome.emailed)})  # fmt: skip
+        else:
+            click.echo(
+                f"Pull request #{pr} was merged, but its policy is not met: no deploy link minted."
+            )
+            click.echo(f"Why: {outcome.summary}")
+            if outcome.commented:
+                click.echo(f"Commented on #{pr}.")
+            click.echo(f"Emailed {', '.join(outcome.emailed)}.")
+        sys.exit(EXIT_NOT_MET)
+    if isinstance(outcome, Removal):
+        removal = outcome
         if as_json:
             emit_json({"pull_request": pr, "outcome": removal.how, "denied_by": removal.denier,
                        "comment": removal.comment, "closed_now": removal.closed_now,
@@ -129,22 +176,7 @@ def closed(cli: CliContext, number: int | None, event_path: Path | None, as_json
             f"Emailed {removal.requester} <{removal.emailed}> via {', '.join(removal.sent_via)}."
         )
         return
-    report = evaluate_merged(forge, config, pull)
-    if report.verdict.outcome != "met":
-        refused = refuse_merged(forge, cli.mailer, config, report, now=_now)
-        if as_json:
-            emit_json({"pull_request": pr, "outcome": "refused", "minted": False,
-                       "reason": refused.summary, "emailed": list(refused.emailed)})  # fmt: skip
-        else:
-            click.echo(
-                f"Pull request #{pr} was merged, but its policy is not met: no deploy link minted."
-            )
-            click.echo(f"Why: {refused.summary}")
-            if refused.commented:
-                click.echo(f"Commented on #{pr}.")
-            click.echo(f"Emailed {', '.join(refused.emailed)}.")
-        sys.exit(EXIT_NOT_MET)
-    minted = mint_for_merged(forge, cli.mailer, config, report, cli.keyring, now=_now)
+    minted = outcome
     if as_json:
         emit_json({"pull_request": pr, "outcome": "minted", "minted": True,
                    "approval": minted.record, "emailed": minted.emailed})  # fmt: skip

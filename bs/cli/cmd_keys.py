@@ -45,7 +45,8 @@ def generate(key_id: str | None, as_json: bool) -> None:
     from bs.core.links import KEY_BYTES, new_key_line
     from bs.errors import BsError
 
-    key_id = key_id or f"k{datetime.now(UTC):%Y%m%d}-{secrets.token_hex(2)}"
+    if key_id is None:
+        key_id = f"k{datetime.now(UTC):%Y%m%d}-{secrets.token_hex(2)}"
     try:
         line = new_key_line(key_id, secrets.token_bytes(KEY_BYTES))
     except ValueError as exc:

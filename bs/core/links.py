@@ -140,6 +140,8 @@ def mint_link_token(claims: LinkClaims, keyring: Keyring, nonce: bytes) -> str:
 def verify_link_token(token: str, keyring: Keyring, *, purpose: str, now: datetime) -> LinkClaims:
     """The claims of a token that is well formed, signed by a known key, for
     `purpose` and not expired at `now`; otherwise `LinkRefused` with why."""
+    if now.tzinfo is None:
+        raise ValueError("verify_link_token needs an aware `now` (UTC)")
     if len(token) > MAX_TOKEN_CHARS or not token.isascii():
         raise LinkRefused("malformed", "too long or not ASCII")
     parts = token.split(".")
@@ -236,6 +238,12 @@ def parse_keys(text: str, source: str) -> Keyring:
             raise ValueError(
                 f"{source}: key {key_id} has {len(secret)} bytes; at least {KEY_BYTES} are "
                 "needed: generate one with `bs keys generate`"
+            )
+        if len(set(secret)) < len(secret) // 2:
+            # 32 random bytes almost never repeat this much (about 30 distinct values).
+            raise ValueError(
+                f"{source}: key {key_id} does not look random (too few distinct bytes): "
+                "generate one with `bs keys generate`"
             )
         if any(key.key_id == key_id for key in keys):
             raise ValueError(f"{source}: two keys have the id {key_id}: give each its own")

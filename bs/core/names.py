@@ -12,7 +12,12 @@ REPO_NAME = r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$"
 APP_NAME = r"^[a-z0-9](?:[a-z0-9_-]{0,62})$"
 #: A GitHub login (bots end in [bot]; Enterprise Managed Users' logins hold a "_").
 LOGIN = r"^[A-Za-z0-9](?:[A-Za-z0-9_-]{0,38})(?:\[bot\])?$"
-EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+#: An address as mail headers carry it safely: an ASCII local part of RFC 5322 atoms
+#: (no quotes, commas, angle brackets or spaces) and a host name with a dot.
+EMAIL = (
+    r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
 #: ORG/TEAM, with the team's slug.
 TEAM_NAME = r"^[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$"
 #: A branch name (further rules in the model: no "..", "//", trailing "/" or ".lock").

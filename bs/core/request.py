@@ -95,3 +95,8 @@ def request_file_path(app: str, request_id: str) -> str:
 
 def patch_file_path(app: str, request_id: str, *, compressed: bool) -> str:
     return f"requests/{app}/{request_id}.patch" + (".gz" if compressed else "")
+
+
+def request_branch(app: str, request_id: str) -> str:
+    """The branch `bs open-request` pushes a request on (and the closed hook may delete)."""
+    return f"request/{app}/{request_id}"

@@ -17,8 +17,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -156,8 +157,10 @@ class Schedule(_Strict):
     @classmethod
     def _zone(cls, value: str) -> str:
         try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
+            known = value in _zone_names() and ZoneInfo(value) is not None
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            known = False
+        if not known:
             raise ValueError(
                 f"unknown time zone '{value}': use an IANA name such as Europe/London or UTC"
             ) from None
@@ -179,6 +182,12 @@ class Schedule(_Strict):
         return parse_duration(self.slot)
 
 
+@cache
+def _zone_names() -> frozenset[str]:
+    # Only real zone names: not a folder of them ("Europe"), not the machine's "localtime".
+    return frozenset(available_timezones()) | {"UTC"}
+
+
 @dataclass(frozen=True)
 class Slot:
     start: datetime
@@ -193,10 +202,36 @@ class NoSlot(ValueError):
     """No window opens within the horizon: the policy's freezes cover them all."""
 
 
-def _local(day: date, clock: time | None, zone: ZoneInfo) -> datetime:
+def _local(day: date, clock: time | None, zone: ZoneInfo, *, edge: str) -> datetime:
+    """The instant a wall-clock time names. Where the clocks change, a time may name
+    two instants (autumn) or none (spring): a window's start takes the later reading
+    and its end the earlier, so a slot never holds a time its window does not."""
     if clock is None:
-        return datetime.combine(day + timedelta(days=1), time(0), zone).astimezone(UTC)
-    return datetime.combine(day, clock, zone).astimezone(UTC)
+        day, clock = day + timedelta(days=1), time(0)
+    readings = [
+        datetime.combine(day, clock, zone).replace(fold=fold).astimezone(UTC) for fold in (0, 1)
+    ]
+    # A time in a spring gap comes back from UTC as another wall time: it names no instant.
+    real = [
+        r
+        for r in readings
+        if r.astimezone(zone).replace(tzinfo=None) == datetime.combine(day, clock)
+    ]
+    if not real:  # in the gap: the edge is the moment the clocks jump
+        return _jump(min(readings), max(readings), zone)
+    return max(real) if edge == "start" else min(real)
+
+
+def _jump(low: datetime, high: datetime, zone: ZoneInfo) -> datetime:
+    """The first instant in (low, high] with `high`'s UTC offset: when the clocks moved."""
+    after = high.astimezone(zone).utcoffset()
+    while high - low > timedelta(seconds=1):
+        middle = low + (high - low) / 2
+        if middle.astimezone(zone).utcoffset() == after:
+            high = middle
+        else:
+            low = middle
+    return high.replace(microsecond=0)
 
 
 def _open_intervals(
@@ -211,10 +246,8 @@ def _open_intervals(
         day = first + timedelta(days=offset)
         for window in schedule.windows or ():
             if day.weekday() in expand_days(window.days):
-                start, end = (
-                    _local(day, _clock(window.from_), zone),
-                    _local(day, _clock(window.to), zone),
-                )
+                start = _local(day, _clock(window.from_), zone, edge="start")
+                end = _local(day, _clock(window.to), zone, edge="end")
                 if end > start:
                     found.append((start, end, window.describe()))
     found.sort()
@@ -232,8 +265,9 @@ def freeze_instants(schedule: Schedule) -> list[tuple[datetime, datetime, str]]:
     zone = schedule.zone
     return sorted(
         (
-            _local(date.fromisoformat(f.from_), time(0), zone),
-            _local(date.fromisoformat(f.to), None, zone),
+            # A freeze takes the widest reading of its edges: it never shrinks.
+            _local(date.fromisoformat(f.from_), time(0), zone, edge="end"),
+            _local(date.fromisoformat(f.to), None, zone, edge="start"),
             f.reason,
         )
         for f in schedule.freezes

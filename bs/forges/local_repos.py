@@ -56,7 +56,8 @@ class LocalRepos:
         return any(user.lower() == login.lower() for user in self.people.users)
 
     def user_email(self, login: str) -> str | None:
-        return self.people.users.get(login)
+        folded = login.lower()
+        return next((a for u, a in self.people.users.items() if u.lower() == folded), None)
 
     # -- repositories --------------------------------------------------------
 
@@ -158,10 +159,11 @@ class LocalRepos:
         """One record file per branch: reading a branch's pushes never reads the others'."""
         return self._forge_dir(repo) / "pushes" / f"{branch}.jsonl"
 
-    def delete_branch(self, repo: str, branch: str) -> None:
+    def delete_branch(self, repo: str, branch: str, *, sha: str | None = None) -> None:
         git_dir = self.git_dir(repo)
         if self.resolve_branch(repo, branch) is not None:
-            gitcmd.run(git_dir, "update-ref", "-d", f"refs/heads/{branch}")
+            # With `sha`, only if the branch still points there (compare and swap).
+            gitcmd.run(git_dir, "update-ref", "-d", f"refs/heads/{branch}", *([sha] if sha else []))
 
     def _identity_env(self, login: str, when: datetime) -> dict[str, str]:
         email = self.user_email(login) or f"{login}@users.noreply.local"

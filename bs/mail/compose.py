@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
+from email import errors
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
@@ -21,6 +22,7 @@ import jinja2
 
 from bs.config import MailCommon
 from bs.core.words import printable
+from bs.errors import BsError
 
 
 @dataclass(frozen=True)
@@ -81,13 +83,24 @@ def domain_of(mailbox: str) -> str:
 
 
 def render_message(outgoing: Outgoing, mail: MailCommon, now: datetime) -> EmailMessage:
+    try:
+        return _render(outgoing, mail, now)
+    except (ValueError, IndexError, errors.HeaderParseError, errors.MessageError) as exc:
+        raise BsError(
+            f"cannot write the message '{header_text(outgoing.subject)}' to "
+            f"{', '.join(outgoing.to)}: {exc}. Check the addresses in bs.yaml, "
+            "policies/apps.yaml and the forge's users. Nothing was sent."
+        ) from None
+
+
+def _render(outgoing: Outgoing, mail: MailCommon, now: datetime) -> EmailMessage:
     text, html = render_parts(outgoing.template, outgoing.context)
     domain = domain_of(mail.from_)
     message = EmailMessage()
     message["Subject"] = header_text(outgoing.subject)
-    message["From"] = mail.from_
+    message["From"] = _mailbox(mail.from_)
     message["To"] = [Address(addr_spec=address) for address in outgoing.to]
-    message["Reply-To"] = outgoing.reply_to or mail.reply_to or mail.from_
+    message["Reply-To"] = _mailbox(outgoing.reply_to or mail.reply_to or mail.from_)
     message["Date"] = format_datetime(now)
     message["Message-ID"] = make_msgid("bs", domain=domain)
     if outgoing.thread is not None:
@@ -105,3 +118,11 @@ def render_message(outgoing: Outgoing, mail: MailCommon, now: datetime) -> Email
             filename=attachment.filename,
         )
     return message
+
+
+def _mailbox(text: str) -> Address:
+    """``Name <address>`` or ``address`` as one Address, the name quoted as it needs."""
+    name, address = parseaddr(text)
+    if not address or "@" not in address:
+        raise ValueError(f"'{text}' is not an address")
+    return Address(display_name=name, addr_spec=address)

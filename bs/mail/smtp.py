@@ -66,7 +66,14 @@ class SmtpMailer:
             client = self._connect()
             try:
                 if self.username and self.password:
-                    client.login(self.username, self.password)
+                    try:
+                        client.login(self.username, self.password)
+                    except UnicodeError:
+                        raise BsError(
+                            f"{self.config.username_env} or {self.config.password_env} holds "
+                            "characters other than ASCII, which SMTP AUTH cannot send: use an "
+                            "ASCII user name and password. Nothing was sent."
+                        ) from None
                 refused = client.send_message(message)
             finally:
                 try:

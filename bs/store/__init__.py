@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from bs.errors import BsError
 from bs.store.tables import metadata
@@ -15,9 +15,31 @@ def open_store(url: str) -> Engine:
     try:
         parsed = make_url(url)
     except ArgumentError:
+        # Never echo the URL: it may hold a password.
         raise BsError(
-            f"'{url}' is not a database URL: use sqlite:///PATH or postgresql+psycopg://HOST/DB."
+            "the gateway store's URL is not a database URL: use sqlite:///PATH or "
+            "postgresql+psycopg://USER@HOST/DB (the password from the environment)."
         ) from None
+    shown = parsed.render_as_string(hide_password=True)
+    try:
+        engine = _engine(parsed)
+    except (NoSuchModuleError, ImportError) as exc:
+        raise BsError(
+            f"no database driver for {shown} ({exc.__class__.__name__}): install it "
+            "(e.g. pip install 'psycopg[binary]') or use sqlite:///PATH."
+        ) from None
+    try:
+        metadata.create_all(engine)
+    except SQLAlchemyError as exc:
+        raise BsError(
+            f"cannot open the gateway store {shown}: "
+            f"{type(getattr(exc, 'orig', None) or exc).__name__}. Check the URL and that the "
+            "database is running."
+        ) from None
+    return engine
+
+
+def _engine(parsed: URL) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(parsed, connect_args={"timeout": 30})
 
@@ -28,13 +50,5 @@ def open_store(url: str) -> Engine:
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 
-    else:
-        engine = create_engine(parsed, pool_pre_ping=True)
-    try:
-        metadata.create_all(engine)
-    except SQLAlchemyError as exc:
-        raise BsError(
-            f"cannot open the gateway store {parsed.render_as_string(hide_password=True)}: "
-            f"{type(getattr(exc, 'orig', None) or exc).__name__}. Check the URL and that the database is running."
-        ) from None
-    return engine
+        return engine
+    return create_engine(parsed, pool_pre_ping=True)

@@ -1,29 +1,32 @@
 """``bs hook closed``: a request's pull request was closed, merged, or rejected.
 
 - Closed without merging, or rejected by an eligible reviewer: the request
-  is removed (pull request closed, branch deleted) and the requester is told
-  who denied it and what they said.
+  is removed (pull request closed, its request branch deleted) and the
+  requester is told who denied it and what they said.
 - Merged: see `bs.usecases.hook_merged`, which re-evaluates the policy and
   mints a deploy link only when it is met.
 
-Everything is safe to run again: a re-run after a mail failure closes nothing
-twice and sends the mail again.
+Only requests are touched: a pull request that adds no request is left
+alone, and the only branch ever deleted is the request's own
+``request/<app>/<id>``, never the default branch, and only while it still
+points at the pull request's head. Safe to run again: a re-run after a mail
+failure closes nothing twice and sends the mail again.
 """
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from bs.config import BsConfig
 from bs.core.pulls import PullRequest
+from bs.core.request import request_branch
 from bs.errors import BsError
 from bs.mail.compose import Outgoing
 from bs.ports import Forge, Mailer
 from bs.usecases.check import CheckReport, check_pull_request
-from bs.usecases.notify import release_context, require_address, send_all
+from bs.usecases.notify import deliver, prepare, release_context, requester_address
 
 
 @dataclass(frozen=True)
@@ -39,19 +42,35 @@ class Removal:
     sent_via: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class NotARequest:
+    """A pull request the hooks leave alone: it adds no request bs can read."""
+
+    pull: PullRequest
+    why: str
+
+
+def read_request_report(
+    forge: Forge, config: BsConfig, pull: PullRequest
+) -> CheckReport | NotARequest:
+    report = check_pull_request(forge, config.requests_repo, pull.number, post_status=False)
+    if report.request is None or report.app is None or report.approval_facts is None:
+        return NotARequest(pull, report.verdict.summary)
+    return report
+
+
 def remove_denied_request(
     forge: Forge,
     mailer: Mailer,
     config: BsConfig,
-    pull: PullRequest,
+    report: CheckReport,
     *,
     now: Callable[[], datetime],
 ) -> Removal:
     repo = config.requests_repo
-    report: CheckReport | None = None
-    with contextlib.suppress(BsError):  # who denied it matters more than why it is invalid
-        report = check_pull_request(forge, repo, pull.number, post_status=False)
-    policy = report.verdict.policy if report is not None else None
+    pull, request, app = report.pull, report.request, report.app
+    assert request is not None and app is not None
+    policy = report.verdict.policy
     rejection = policy.rejections[0] if policy is not None and policy.rejections else None
     if pull.state == "open" and rejection is None:
         raise BsError(
@@ -67,45 +86,36 @@ def remove_denied_request(
             c for c in forge.list_comments(repo, pull.number) if c.user.lower() == denier.lower()
         ]
         comment = said[-1].body if said else ""
-    request = report.request if report is not None else None
-    address = require_address(
-        pull.author, forge, config.mail, request.requester_email if request else None
-    )
-    closed_now = False
-    if pull.state == "open":
-        pull = forge.close_pull_request(repo, pull.number)
-        closed_now = True
-    branch_deleted = False
-    if forge.resolve_branch(repo, pull.head_ref) is not None:
-        forge.delete_branch(repo, pull.head_ref)
-        branch_deleted = True
-    if request is not None and report is not None and report.app is not None:
-        context = release_context(request, report.app, pull)
-        subject_what = f"[{request.app}] {context['to_label']}"
-        thread = f"{request.app}/{request.id}"
-    else:  # the request could not be read: say what we can
-        context = {
-            "app": "(unreadable request)", "repo": repo, "request_id": "(unknown)",
-            "requester": pull.author, "reason": "", "from_label": "?", "to_label": "?",
-            "from_commit": "?", "to_commit": "?", "stats": "?", "digest": "?",
-            "pull_number": pull.number, "pull_url": pull.url,
-        }  # fmt: skip
-        subject_what, thread = "Release", None
-    context |= {
+    # Everything that can fail for want of set-up fails before anything changes.
+    address = requester_address(forge, config.mail, report)
+    context = release_context(request, app, pull) | {
         "title": f"Release request {how} by {denier}",
-        "outcome": {"rejected": "rejected", "closed": "closed", "withdrawn": "withdrawn"}[how],
+        "outcome": how,
         "denier": denier,
         "comment": comment,
     }
     outgoing = Outgoing(
         template="rejected",
-        subject=f"{subject_what} request #{pull.number} {how} by {denier}",
+        subject=f"[{request.app}] {context['to_label']} request #{pull.number} {how} by {denier}",
         to=(address,),
         context=context,
-        reply_to=None,
-        thread=thread,
+        thread=f"{request.app}/{request.id}",
     )
-    sent = send_all(mailer, config.mail, [outgoing], now)
+    prepared = prepare(config.mail, [outgoing], now)
+    closed_now = False
+    if pull.state == "open":
+        pull = forge.close_pull_request(repo, pull.number)
+        closed_now = True
+    branch = request_branch(request.app, request.id)
+    branch_deleted = False
+    if (
+        pull.head_ref == branch
+        and branch != forge.default_branch(repo)
+        and forge.resolve_branch(repo, branch) == pull.head_sha
+    ):
+        forge.delete_branch(repo, branch, sha=pull.head_sha)
+        branch_deleted = True
+    sent = deliver(mailer, prepared)
     return Removal(
         pull, pull.author, denier, how, comment, closed_now, branch_deleted, address, tuple(sent)
     )

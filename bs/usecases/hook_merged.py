@@ -23,13 +23,15 @@ from bs.core.slots import NoSlot, Slot, deploy_slot, describe_instant
 from bs.errors import BsError
 from bs.mail.compose import Outgoing
 from bs.ports import Forge, Mailer
-from bs.usecases.check import CheckReport, check_pull_request
+from bs.usecases.check import CheckReport
+from bs.usecases.hook_closed import NotARequest, read_request_report
 from bs.usecases.notify import (
     BOT_MARK,
+    deliver,
     posted_by_me,
+    prepare,
     release_context,
-    require_address,
-    send_all,
+    requester_address,
 )
 
 #: bs hook closed's exit status when a merged request's policy is not met.
@@ -56,6 +58,15 @@ class MintedLink:
 
 
 @dataclass(frozen=True)
+class AlreadyMinted:
+    """A re-run after the request's link was minted, once the policy no longer holds
+    (typically: the release was deployed, so what is deployed moved). Nothing to say."""
+
+    pull: PullRequest
+    summary: str
+
+
+@dataclass(frozen=True)
 class RefusedMerge:
     pull: PullRequest
     summary: str
@@ -65,9 +76,9 @@ class RefusedMerge:
     commented: bool
 
 
-def evaluate_merged(forge: Forge, config: BsConfig, pull: PullRequest) -> CheckReport:
+def evaluate_merged(forge: Forge, config: BsConfig, pull: PullRequest) -> CheckReport | NotARequest:
     try:
-        return check_pull_request(forge, config.requests_repo, pull.number, post_status=False)
+        return read_request_report(forge, config, pull)
     except BsError as exc:
         raise BsError(
             f"could not evaluate merged pull request #{pull.number}: {exc.message} "
@@ -101,7 +112,12 @@ def mint_for_merged(
     pull, request, app, policy = report.pull, report.request, report.app, report.policy
     assert request is not None and app is not None and policy is not None
     repo = config.requests_repo
-    merged_at = (pull.merged_at or now()).astimezone(UTC)
+    if pull.merged_at is None:
+        raise BsError(
+            f"the forge does not say when pull request #{pull.number} was merged, so its deploy "
+            "slot cannot be placed: no deploy link was minted."
+        )
+    merged_at = pull.merged_at.astimezone(UTC)
     try:
         slot = deploy_slot(merged_at, policy.deploy)
     except NoSlot as exc:
@@ -113,7 +129,8 @@ def mint_for_merged(
             f"Open a new request: bs open-request {request.app} {request.to.tag or request.to.commit}"
         )
     # Everything that can fail for want of set-up fails before anything is posted or sent.
-    address = require_address(request.requested_by, forge, config.mail, request.requester_email)
+    requester = pull.author  # the check made sure requested_by agrees
+    address = requester_address(forge, config.mail, report)
     keyring = keyring_loader()
     approvals = approvals_of(forge, repo, pull, report.verdict.approvers)
     zone = policy.deploy.zone
@@ -121,7 +138,7 @@ def mint_for_merged(
         "pull_request": pull.number,
         "app": request.app,
         "request": request.id,
-        "requester": request.requested_by,
+        "requester": requester,
         "approvers": [{"user": a.user, "approved_at": _iso(a.at)} for a in approvals],
         "merged_by": pull.merged_by,
         "merged_at": _iso(merged_at),
@@ -139,13 +156,9 @@ def mint_for_merged(
             "timezone": policy.deploy.timezone,
         },
     }
-    commented = False
-    if not posted_by_me(forge, repo, pull.number, "approval"):
-        forge.add_comment(repo, pull.number, _approval_comment(record, slot, zone))
-        commented = True
     claims = LinkClaims(
         purpose=DEPLOY_LINK, app=request.app, request_id=request.id, pull_request=pull.number,
-        requester=request.requested_by, not_before=slot.start, expires=slot.end,
+        requester=requester, not_before=slot.start, expires=slot.end,
     )  # fmt: skip
     token = mint_link_token(claims, keyring, random_bytes(NONCE_BYTES))
     context = release_context(request, app, pull) | {
@@ -169,7 +182,12 @@ def mint_for_merged(
         context=context,
         thread=f"{request.app}/{request.id}",
     )
-    sent = send_all(mailer, config.mail, [outgoing], now)
+    prepared = prepare(config.mail, [outgoing], now)
+    commented = False
+    if not posted_by_me(forge, repo, pull.number, "approval"):
+        forge.add_comment(repo, pull.number, _approval_comment(record, slot, zone))
+        commented = True
+    sent = deliver(mailer, prepared)
     return MintedLink(pull, record, slot, address, tuple(sent), commented)
 
 
@@ -186,15 +204,23 @@ def refuse_merged(
     repo = config.requests_repo
     verdict = report.verdict
     explanation = explain_text(verdict, report.heading)
-    recipients: list[str] = []
-    if request is not None:
-        recipients.append(
-            require_address(request.requested_by, forge, config.mail, request.requester_email)
-        )
-    else:
-        recipients.append(require_address(pull.author, forge, config.mail))
-    if app is not None:
-        recipients.extend(a for a in app.review_list if a not in recipients)
+    assert request is not None and app is not None
+    recipients = [requester_address(forge, config.mail, report)]
+    recipients.extend(a for a in app.review_list if a not in recipients)
+    context = release_context(request, app, pull) | {
+        "title": f"Merged without approval: no deploy link for {request.app}",
+        "summary": verdict.summary,
+        "explanation": explanation.splitlines(),
+        "merger": pull.merged_by or "someone",
+    }
+    outgoing = Outgoing(
+        template="refused",
+        subject=f"[{request.app}] No deploy link: #{pull.number} merged without approval",
+        to=tuple(recipients),
+        context=context,
+        thread=f"{request.app}/{request.id}",
+    )
+    prepared = prepare(config.mail, [outgoing], now)
     commented = False
     if not posted_by_me(forge, repo, pull.number, "no-link"):
         body = (
@@ -207,22 +233,7 @@ def refuse_merged(
         )
         forge.add_comment(repo, pull.number, body)
         commented = True
-    sent: list[str] = []
-    if request is not None and app is not None:
-        context = release_context(request, app, pull) | {
-            "title": f"Merged without approval: no deploy link for {request.app}",
-            "summary": verdict.summary,
-            "explanation": explanation.splitlines(),
-            "merger": pull.merged_by or "someone",
-        }
-        outgoing = Outgoing(
-            template="refused",
-            subject=f"[{request.app}] No deploy link: #{pull.number} merged without approval",
-            to=tuple(recipients),
-            context=context,
-            thread=f"{request.app}/{request.id}",
-        )
-        sent = send_all(mailer, config.mail, [outgoing], now)
+    sent = deliver(mailer, prepared)
     return RefusedMerge(
         pull, verdict.summary, explanation, tuple(recipients), tuple(sent), commented
     )
@@ -262,3 +273,25 @@ def _approval_comment(record: dict[str, Any], slot: Slot, zone: Any) -> str:
         "**Approval recorded.** The policy is met on the merged commit; the requester is sent "
         "a single-use deploy link by mail.\n\n| | |\n|---|---|\n" + table + "\n"
     )
+
+
+def handle_merged(
+    forge: Forge,
+    mailer: Mailer,
+    config: BsConfig,
+    pull: PullRequest,
+    keyring_loader: Callable[[], Keyring],
+    *,
+    now: Callable[[], datetime],
+    random_bytes: Callable[[int], bytes] = secrets.token_bytes,
+) -> MintedLink | RefusedMerge | AlreadyMinted | NotARequest:
+    report = evaluate_merged(forge, config, pull)
+    if isinstance(report, NotARequest):
+        return report
+    if report.verdict.outcome == "met":
+        return mint_for_merged(
+            forge, mailer, config, report, keyring_loader, now=now, random_bytes=random_bytes
+        )
+    if posted_by_me(forge, config.requests_repo, pull.number, "approval"):
+        return AlreadyMinted(pull, report.verdict.summary)
+    return refuse_merged(forge, mailer, config, report, now=now)

@@ -63,8 +63,10 @@ def notify_review_list(
     git_dir = forge.git_dir(repo)
     patch_size = gitcmd.blob_size(git_dir, pull.head_sha, request.patch.file)
     limit = int(config.mail.attach_patch_below)
+    digest_checked = any(c.name == "digest" and c.ok for c in report.verdict.checks)
     attach = (
-        request.patch.file.endswith(".patch")
+        digest_checked
+        and request.patch.file.endswith((".patch", ".patch.gz"))
         and patch_size is not None
         and patch_size < limit
         and gitcmd.blob_mode(git_dir, pull.head_sha, request.patch.file) == "100644"
@@ -72,7 +74,13 @@ def notify_review_list(
     attachments: tuple[Attachment, ...] = ()
     if attach:
         content = gitcmd.read_blob(git_dir, pull.head_sha, request.patch.file)
-        attachments = (Attachment(request.patch.file.rsplit("/", 1)[-1], content),)
+        name = request.patch.file.rsplit("/", 1)[-1]
+        gzipped = name.endswith(".gz")
+        attachments = (
+            Attachment(
+                name, content, *(("application", "gzip") if gzipped else ("text", "x-diff"))
+            ),
+        )
     verdict = report.verdict
     problems = [c.message for c in verdict.checks if c.ok is False]
     context = release_context(request, app, pull) | {
@@ -83,6 +91,11 @@ def notify_review_list(
         "patch_file": request.patch.file.rsplit("/", 1)[-1],
         "patch_size": _size_text(patch_size),
         "patch_limit": _size_text(limit),
+        "not_attached_why": (
+            "bs could not confirm it is the release's own diff (see above)"
+            if not digest_checked
+            else f"it is larger than mail carries here ({_size_text(limit)})"
+        ),
     }
     recipients = tuple(app.review_list)
     if not recipients:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from email.message import EmailMessage
 from typing import Any
 
 from bs.config import AppConfig, MailCommon
@@ -18,6 +19,7 @@ from bs.core.words import count_noun
 from bs.errors import BsError
 from bs.mail.compose import Outgoing, render_message
 from bs.ports import Forge, Mailer
+from bs.usecases.check import CheckReport
 
 BOT_MARK = "<!-- bs:{kind} -->"
 
@@ -37,6 +39,19 @@ def require_address(login: str, forge: Forge, mail: MailCommon, recorded: str | 
             "(login: address). Nothing was changed or sent."
         )
     return address
+
+
+def recorded_address(report: CheckReport) -> str | None:
+    """The address the request file records, trusted only when nobody but the requester
+    pushed or committed to the request's branch (anyone else could have changed it)."""
+    if report.request is None or report.approval_facts is None:
+        return None
+    return None if report.approval_facts.contributors else report.request.requester_email
+
+
+def requester_address(forge: Forge, mail: MailCommon, report: CheckReport) -> str:
+    """The requester's address; the requester is the pull request's author, as the forge says."""
+    return require_address(report.pull.author, forge, mail, recorded_address(report))
 
 
 def version_label(tag: str | None, commit: str) -> str:
@@ -68,11 +83,22 @@ def release_context(request: ReleaseRequest, app: AppConfig, pull: PullRequest) 
     }
 
 
+def prepare(
+    mail: MailCommon, messages: Sequence[Outgoing], now: Callable[[], datetime]
+) -> list[EmailMessage]:
+    """Render every message before anything is changed: a bad address fails here."""
+    return [render_message(message, mail, now()) for message in messages]
+
+
+def deliver(mailer: Mailer, messages: Sequence[EmailMessage]) -> list[str]:
+    """Send each message; where each went. Stops at the first failure (a BsError)."""
+    return [mailer.send(message) for message in messages]
+
+
 def send_all(
     mailer: Mailer, mail: MailCommon, messages: Sequence[Outgoing], now: Callable[[], datetime]
 ) -> list[str]:
-    """Send each message; where each went. Stops at the first failure (a BsError)."""
-    return [mailer.send(render_message(message, mail, now())) for message in messages]
+    return deliver(mailer, prepare(mail, messages, now))
 
 
 def posted_by_me(forge: Forge, repo: str, number: int, kind: str) -> bool:

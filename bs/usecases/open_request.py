@@ -25,6 +25,7 @@ from bs.core.request import (
     ReleaseRequest,
     VersionRef,
     patch_file_path,
+    request_branch,
     request_file_path,
 )
 from bs.core.versions import Version, judge_newer
@@ -138,7 +139,7 @@ def _push_and_open(
     files: list[tuple[str, Path]],
 ) -> PullRequest:
     repo = workspace.config.requests_repo
-    branch = f"request/{request.app}/{request.id}"
+    branch = request_branch(request.app, request.id)
     title = pull_request_title(request)
     body = pull_request_body(request, git_dir, patch)
     forge.create_branch(repo, branch, base, files, title)

@@ -8,9 +8,18 @@ bs.schemas``) so editors validate them as people type.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ByteSize, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ByteSize,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
 from bs.core.names import APP_NAME, EMAIL, GIT_REF_NAME, LOGIN, REPO_NAME
 from bs.core.tags import SchemeKind, TagScheme
@@ -121,7 +130,21 @@ class SmtpMail(MailCommon):
         return self
 
 
-MailConfig = Annotated[OutboxMail | SmtpMail, Field(discriminator="kind")]
+def _mail_kind(value: Any) -> str:
+    # `kind` may be left out: the outbox is the default.
+    if isinstance(value, dict):
+        return str(value.get("kind", "outbox"))
+    return str(getattr(value, "kind", "outbox"))
+
+
+MailConfig = Annotated[
+    Annotated[OutboxMail, Tag("outbox")] | Annotated[SmtpMail, Tag("smtp")],
+    Discriminator(
+        _mail_kind,
+        custom_error_type="mail_kind",
+        custom_error_message="kind must be outbox or smtp",
+    ),
+]
 
 
 class GatewayConfig(StrictModel):

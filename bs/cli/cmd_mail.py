@@ -131,7 +131,8 @@ def show(cli: CliContext, which: str | None, html: bool, as_json: bool) -> None:
             click.echo(f"{header}: {_header(message, header)}")
     body = message.get_body(preferencelist=("html",) if html else ("plain",))
     click.echo("")
-    click.echo(body.get_content() if body is not None else "(no such part)", nl=False)
+    content = body.get_content() if body is not None else "(no such part)\n"
+    click.echo(content if content.endswith("\n") else content + "\n", nl=False)
     for part in message.iter_attachments():
         size = len(part.get_payload(decode=True) or b"")
         click.echo(f"[attached: {part.get_filename()}, {part.get_content_type()}, {size:,} bytes]")

@@ -55,7 +55,9 @@ def read_request_report(
 ) -> CheckReport | NotARequest:
     report = check_pull_request(forge, config.requests_repo, pull.number, post_status=False)
     if report.request is None or report.app is None or report.approval_facts is None:
-        return NotARequest(pull, report.verdict.summary)
+        # Every closed pull request fails the "open" check: say what else is wrong.
+        failed = [c for c in report.verdict.checks if c.ok is False and c.name != "open"]
+        return NotARequest(pull, failed[0].message if failed else report.verdict.summary)
     return report
 
 

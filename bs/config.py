@@ -7,6 +7,7 @@ bs.schemas``) so editors validate them as people type.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -147,8 +148,17 @@ MailConfig = Annotated[
 ]
 
 
+#: scheme://host[:port][/path]: a host name, IPv4 or [IPv6] address; no user info, no
+#: backslashes (browsers read "http://evil\\@localhost" as evil), no query or fragment.
+GATEWAY_URL = (
+    r"^(https?)://([A-Za-z0-9](?:[A-Za-z0-9.-]{0,252}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])"
+    r"(?::[0-9]{1,5})?(?:/[A-Za-z0-9._~!$&'()*+,;=:%/-]*)?$"
+)
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+
+
 class GatewayConfig(StrictModel):
-    url: Annotated[str, Field(pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")] = Field(
+    url: Annotated[str, Field(pattern=GATEWAY_URL)] = Field(
         default="http://127.0.0.1:8421",
         description="where the deploy gateway (bs serve) is reached; deploy links start with "
         "it. https, except on this machine (127.0.0.1, localhost, [::1])",
@@ -157,10 +167,10 @@ class GatewayConfig(StrictModel):
     @field_validator("url")
     @classmethod
     def _https_unless_local(cls, url: str) -> str:
-        scheme, _, rest = url.partition("://")
-        host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
-        host = host[: host.rindex(":")] if ":" in host and not host.endswith("]") else host
-        if scheme == "http" and host not in ("127.0.0.1", "localhost", "[::1]"):
+        match = re.fullmatch(GATEWAY_URL, url)
+        assert match is not None  # the pattern ran first
+        scheme, host = match.group(1), match.group(2).lower()
+        if scheme == "http" and host not in LOCAL_HOSTS:
             raise ValueError(
                 f"deploy links would travel unencrypted to {host}: use https:// (http:// only "
                 "for a gateway on this machine: 127.0.0.1, localhost or [::1])"

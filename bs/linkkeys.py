@@ -43,8 +43,9 @@ def _read_key_file(path: Path, repo_root: Path | None) -> str:
     try:
         resolved = path.resolve(strict=True)
         info = resolved.stat()
-    except OSError as exc:
-        raise BsError(f"{KEYS_FILE_ENV}: cannot read {path}: {exc.strerror or exc}.") from None
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (Python 3.11)
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else "a symlink loop"
+        raise BsError(f"{KEYS_FILE_ENV}: cannot read {path}: {why}.") from None
     if repo_root is not None and resolved.is_relative_to(repo_root.resolve()):
         raise BsError(
             f"{KEYS_FILE_ENV}: {path} is inside the requests repository, where a key could be "

@@ -20,6 +20,7 @@ _MAX_LISTED = 10
 
 def _pattern_names() -> dict[str, str]:
     """What the patterns of the files' fields mean, for messages."""
+    from bs import config
     from bs.core import ids, names, slots
 
     return {
@@ -33,6 +34,11 @@ def _pattern_names() -> dict[str, str]:
         names.SHA256_HEX: "a SHA-256 digest (64 lower-case hex digits)",
         ids.REQUEST_ID_PATTERN: "a request id: YYYYMMDD- and 16 base32 characters",
         **slots.PATTERN_NAMES,
+        config.GATEWAY_URL: "a URL: http(s)://HOST[:PORT][/PATH], with no user name, "
+        "backslash, query or fragment",
+        config.MAILBOX: "an address, or Name <address> (a plain ASCII name without quotes)",
+        names.TAG_NAME: "a tag name (no spaces, control characters or ~^:?*[\\)",
+        names.REPO_PATH: "a path without control characters",
     }
 
 

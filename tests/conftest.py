@@ -249,6 +249,7 @@ def world(tmp_path: Path) -> Iterator[World]:
         "version: 1\nforge: {kind: local, path: ../forge}\nrequests_repo: alphagov/release-requests\n",
     )
     seed.write("requests/.keep", "")
+    seed.write(".gitignore", ".bs/\n")  # the default outbox, as in this repository
     seed.commit("Requests repository")
     seed.push_to(forge / "alphagov" / "release-requests.git")
     checkout = tmp_path / "checkout"

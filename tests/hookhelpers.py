@@ -16,7 +16,7 @@ import json
 import re
 import secrets
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -169,13 +169,18 @@ def comments_marked(world: World, number: int, mark: str) -> list[dict[str, Any]
 
 
 def set_merged_at(world: World, number: int, at: datetime) -> None:
-    """Rewrite when the local forge says pull request `number` was merged."""
+    """Rewrite when the local forge says pull request `number` was merged, moving its
+    reviews to just before then (reviews after a merge do not count)."""
     path = records_path(world, number)
+    stamp = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    before = (at - timedelta(minutes=1)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     lines = []
     for line in path.read_text().splitlines():
         record = json.loads(line)
         if record["type"] == "merged":
-            record["at"] = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            record["at"] = stamp
+        elif record["type"] in ("review", "dismissed") and record["at"] > stamp:
+            record["at"] = before
         lines.append(json.dumps(record, sort_keys=True))
     path.write_text("\n".join(lines) + "\n")
 

@@ -282,8 +282,9 @@ def test_a_mail_failure_after_removing_is_fixed_by_running_again(world: World) -
     forge(world, "bob").submit_review(
         REQUESTS, opened.number, "CHANGES_REQUESTED", "Reverse \u202egnp.exe please"
     )
-    (world.checkout / "not-a-folder").write_text("")
-    set_mail(world, {"kind": "outbox", "path": "not-a-folder"})
+    (world.checkout / ".bs").mkdir(exist_ok=True)
+    (world.checkout / ".bs" / "not-a-folder").write_text("")
+    set_mail(world, {"kind": "outbox", "path": ".bs/not-a-folder"})
     failed = hook(world, "closed", str(opened.number))
     assert failed.exit_code == 1
     assert "could not write the message to the outbox" in failed.stderr

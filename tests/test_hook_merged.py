@@ -451,8 +451,9 @@ def test_a_mail_failure_after_the_comment_is_fixed_by_running_again(world: World
     opened = open_frontend(with_bot(world))
     approve_and_merge(world, opened.number)
     env = {"BS_LINK_KEYS": key_line()}
-    (world.checkout / "not-a-folder").write_text("")
-    set_mail(world, {"kind": "outbox", "path": "not-a-folder"})
+    (world.checkout / ".bs").mkdir(exist_ok=True)
+    (world.checkout / ".bs" / "not-a-folder").write_text("")
+    set_mail(world, {"kind": "outbox", "path": ".bs/not-a-folder"})
     failed = hook(world, "closed", str(opened.number), env=env)
     assert failed.exit_code == 1
     assert "could not write the message to the outbox" in failed.stderr

@@ -173,9 +173,9 @@ def test_a_reason_cannot_forge_lines_of_the_summary(world: World) -> None:
     ]
     assert [line for line in lines if line.startswith("Requester:")] == ["Requester:  alice"]
     start = lines.index("Reason:     Urgent")
-    assert lines[start + 1 : start + 4] == [
-        f"            Patch:      sha256 {fake}",
-        "            Requester:  carol",
+    # Line and paragraph separators and carriage returns are shown, not obeyed.
+    assert lines[start + 1 : start + 3] == [
+        f"            Patch:      sha256 {fake}<U+2028>Requester:  carol<U+000D>",
         "            Thanks",
     ]
 

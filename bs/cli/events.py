@@ -30,7 +30,7 @@ def pull_number(number: int | None, event_path: Path | None) -> int:
         payload: Any = json.loads(event_path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise BsError(f"{event_path}: no such event file.") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError) as exc:  # ValueError: JSON, huge numbers
         raise BsError(f"{event_path}: not a readable JSON event payload ({exc}).") from None
     found: Any = None
     if isinstance(payload, dict):
@@ -39,7 +39,7 @@ def pull_number(number: int | None, event_path: Path | None) -> int:
         elif isinstance(payload.get("workflow_run"), dict):
             pulls = payload["workflow_run"].get("pull_requests") or []
             found = pulls[0].get("number") if pulls and isinstance(pulls[0], dict) else None
-    if not isinstance(found, int) or found < 1:
+    if type(found) is not int or found < 1:
         raise BsError(
             f"{event_path}: the event names no pull request (expected pull_request.number "
             "or workflow_run.pull_requests[0].number)."

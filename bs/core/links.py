@@ -21,6 +21,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import itertools
 import json
 import re
 from dataclasses import dataclass, field
@@ -207,6 +208,18 @@ def new_key_line(key_id: str, secret: bytes) -> str:
     return f"{key_id}:{b64url(secret)}"
 
 
+def _looks_typed(secret: bytes) -> bool:
+    """A key someone typed or counted rather than generated. Random keys fail each test
+    with odds under 1e-12: 32 random bytes have about 30 distinct values, are almost
+    never all printable ASCII, and never count up."""
+    steps = {(b - a) % 256 for a, b in itertools.pairwise(secret)}
+    return (
+        len(set(secret)) < min(16, len(secret) // 2)
+        or all(0x20 <= byte < 0x7F for byte in secret)
+        or len(steps) == 1
+    )
+
+
 def parse_keys(text: str, source: str) -> Keyring:
     """Keys as ``ID:SECRET`` entries, separated by spaces, commas or lines (``#``
     comments allowed); the first entry signs. Errors name the entry by position,
@@ -239,8 +252,7 @@ def parse_keys(text: str, source: str) -> Keyring:
                 f"{source}: key {key_id} has {len(secret)} bytes; at least {KEY_BYTES} are "
                 "needed: generate one with `bs keys generate`"
             )
-        if len(set(secret)) < len(secret) // 2:
-            # 32 random bytes almost never repeat this much (about 30 distinct values).
+        if _looks_typed(secret):
             raise ValueError(
                 f"{source}: key {key_id} does not look random (too few distinct bytes): "
                 "generate one with `bs keys generate`"

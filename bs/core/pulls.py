@@ -33,6 +33,9 @@ class PullRequest:
     merged_at: datetime | None = None
     #: Who closed it (merged or not), when the forge says.
     closed_by: str | None = None
+    #: The repository the head branch is in (a fork's, for a pull request from a fork);
+    #: None when the forge cannot tell.
+    head_repo: str | None = None
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 
 from bs.core.ids import REQUEST_ID_PATTERN
-from bs.core.names import APP_NAME, COMMIT_SHA, EMAIL, LOGIN, SHA256_HEX
+from bs.core.names import APP_NAME, COMMIT_SHA, EMAIL, LOGIN, REPO_PATH, SHA256_HEX, TAG_NAME
 
 #: The longest reason a request may give.
 MAX_REASON_CHARS = 2000
@@ -23,12 +23,16 @@ class _Strict(BaseModel):
 
 
 class VersionRef(_Strict):
-    tag: str | None = Field(description="the scheme tag naming the commit; null when none does")
+    tag: Annotated[str, Field(pattern=TAG_NAME, max_length=200)] | None = Field(
+        description="the scheme tag naming the commit; null when none does"
+    )
     commit: CommitSha
 
 
 class PatchInfo(_Strict):
-    file: str = Field(description="the patch file's path in the requests repository")
+    file: Annotated[str, Field(pattern=REPO_PATH, max_length=300)] = Field(
+        description="the patch file's path in the requests repository"
+    )
     sha256: Annotated[str, Field(pattern=SHA256_HEX)] = Field(
         description="SHA-256 of the uncompressed `git diff --binary --full-index FROM TO`"
     )

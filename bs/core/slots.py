@@ -184,8 +184,14 @@ class Schedule(_Strict):
 
 @cache
 def _zone_names() -> frozenset[str]:
-    # Only real zone names: not a folder of them ("Europe"), not the machine's "localtime".
-    return frozenset(available_timezones()) | {"UTC"}
+    # Only real zone names: not a folder of them ("Europe"), not names whose meaning
+    # depends on the machine ("localtime", "Factory", "posixrules", posix/..., right/...).
+    machine = {"localtime", "Factory", "posixrules"}
+    return frozenset(
+        name
+        for name in available_timezones()
+        if name not in machine and not name.startswith(("posix/", "right/"))
+    ) | {"UTC"}
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,12 @@ def count_noun(n: int, noun: str, plural: str | None = None) -> str:
 
 
 def printable(text: str) -> str:
-    """`text` without control or format characters (bidi overrides, zero-width...),
-    each shown as its code point: names and paths come from requesters."""
+    """`text` without control or format characters (bidi overrides, zero-width...)
+    or line and paragraph separators, each shown as its code point: names and paths
+    come from requesters. Only "\n" is kept."""
     return "".join(
-        f"<U+{ord(ch):04X}>" if unicodedata.category(ch) in ("Cc", "Cf") and ch != "\n" else ch
+        f"<U+{ord(ch):04X}>"
+        if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") and ch != "\n"
+        else ch
         for ch in text
     )

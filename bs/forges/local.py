@@ -109,7 +109,7 @@ class LocalForge(LocalRepos):
             author=raw["user"], base=raw["base"]["ref"], head_ref=raw["head"]["ref"],
             head_sha=head_sha, state=state, merged=merged, merged_by=merged_by,  # type: ignore[arg-type]
             merge_commit_sha=merge_sha, created_at=_parse_time(raw["created_at"]),
-            merged_at=merged_at, closed_by=closed_by,
+            merged_at=merged_at, closed_by=closed_by, head_repo=repo,
         )  # fmt: skip
 
     def _merge_base(self, repo: str, number: int, head_sha: str) -> str:

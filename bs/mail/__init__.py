@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from collections.abc import Mapping
+from pathlib import Path
 
 from bs.config import OutboxMail, SmtpMail
+from bs.errors import BsError
+from bs.gitenv import NEUTRAL_ENV
 from bs.ports import Mailer
 from bs.workspace import Workspace
 
@@ -19,4 +24,25 @@ def open_mailer(workspace: Workspace, env: Mapping[str, str]) -> Mailer:
     assert isinstance(config, OutboxMail)
     from bs.mail.outbox import OutboxMailer
 
-    return OutboxMailer(workspace.resolve(config.path))
+    folder = workspace.resolve(config.path)
+    _refuse_committable(folder, workspace.root)
+    return OutboxMailer(folder)
+
+
+def _refuse_committable(folder: Path, root: Path) -> None:
+    """Outbox messages hold deploy links: inside the checkout, git must ignore them."""
+    if not folder.resolve().is_relative_to(root.resolve()):
+        return
+    probe = folder / "message.eml"
+    ignored = subprocess.run(
+        ["git", "-C", str(root), "check-ignore", "-q", "--no-index", "--", str(probe)],
+        env={**os.environ, **NEUTRAL_ENV},
+        capture_output=True,
+        check=False,
+    )
+    if ignored.returncode == 1:  # 0: ignored; 128: not a git checkout, nothing to commit to
+        raise BsError(
+            f"the outbox {folder} is inside the requests repository and git does not ignore "
+            "it, so deploy links in it could be committed: add it to .gitignore (bs's own "
+            "default, .bs/, is there) or set mail.path outside the repository."
+        )

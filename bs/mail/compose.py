@@ -48,13 +48,27 @@ class Outgoing:
     attachments: tuple[Attachment, ...] = field(default_factory=tuple)
 
 
+class Block(str):
+    """Text `block` made multi-line on purpose: kept as it is by `_finalize`."""
+
+
+def _block(value: str, width: int = 0) -> Block:
+    """A value people wrote over several lines, each continuation line indented by
+    `width`, so no line of it can pass for one of bs's own (``Patch: ...``)."""
+    lines = printable(value).split("\n")
+    return Block(("\n" + " " * width).join(lines))
+
+
 def _finalize(value: Any) -> Any:
-    return printable(value) if isinstance(value, str) else value
+    # Anything not marked as a block is one line: a tag or title cannot start a line.
+    if isinstance(value, Block):
+        return value
+    return printable(value).replace("\n", " ") if isinstance(value, str) else value
 
 
 @cache
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
+    environment = jinja2.Environment(
         loader=jinja2.PackageLoader("bs", "templates/mail"),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default=False),
         undefined=jinja2.StrictUndefined,
@@ -63,6 +77,8 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    environment.filters["block"] = _block
+    return environment
 
 
 def render_parts(template: str, context: dict[str, Any]) -> tuple[str, str]:

@@ -14,13 +14,14 @@ def open_store(url: str) -> Engine:
     """An engine for `url`, with the tables created. SQLite waits for locks rather than failing."""
     try:
         parsed = make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         # Never echo the URL: it may hold a password.
         raise BsError(
             "the gateway store's URL is not a database URL: use sqlite:///PATH or "
             "postgresql+psycopg://USER@HOST/DB (the password from the environment)."
         ) from None
-    shown = parsed.render_as_string(hide_password=True)
+    # Only what locates the database: never a password, in the URL or in its query.
+    shown = f"{parsed.drivername}://{parsed.host or ''}/{parsed.database or ''}"
     try:
         engine = _engine(parsed)
     except (NoSuchModuleError, ImportError) as exc:

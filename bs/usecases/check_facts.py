@@ -134,6 +134,10 @@ def approval_facts(
 ) -> ApprovalFacts:
     """Who asked, who reviewed which commit, who contributed to the branch, who is in which team."""
     reviews = sorted(forge.list_reviews(repo, pull.number), key=lambda r: (r.submitted_at, r.id))
+    if pull.merged and pull.merged_at is not None:
+        # What was merged is judged on the reviews it had then: an approval given after
+        # an admin merge (GitHub takes reviews on merged pull requests) cannot mint a link.
+        reviews = [r for r in reviews if r.submitted_at <= pull.merged_at]
     # Everyone else who contributed to the branch; the requester is ruled by allow_author.
     contributors: dict[str, str] = {}
     for push in pushes:

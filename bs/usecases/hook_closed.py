@@ -111,7 +111,8 @@ def remove_denied_request(
     branch = request_branch(request.app, request.id)
     branch_deleted = False
     if (
-        pull.head_ref == branch
+        pull.head_repo == repo  # never a fork's branch of the same name, nor an unknown one
+        and pull.head_ref == branch
         and branch != forge.default_branch(repo)
         and forge.resolve_branch(repo, branch) == pull.head_sha
     ):

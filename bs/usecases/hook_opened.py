@@ -20,7 +20,7 @@ from bs.errors import BsError
 from bs.mail.compose import Attachment, Outgoing
 from bs.ports import Forge, Mailer
 from bs.usecases.check import check_pull_request
-from bs.usecases.notify import address_of, release_context, send_all
+from bs.usecases.notify import address_of, recorded_address, release_context, send_all
 
 
 @dataclass(frozen=True)
@@ -61,9 +61,12 @@ def notify_review_list(
     if pull.state != "open":
         raise BsError(f"pull request #{number} is closed: no review mail sent.")
     git_dir = forge.git_dir(repo)
-    patch_size = gitcmd.blob_size(git_dir, pull.head_sha, request.patch.file)
-    limit = int(config.mail.attach_patch_below)
+    # Only a patch the checker tied to the release is sized, read or attached.
     digest_checked = any(c.name == "digest" and c.ok for c in report.verdict.checks)
+    patch_size = (
+        gitcmd.blob_size(git_dir, pull.head_sha, request.patch.file) if digest_checked else None
+    )
+    limit = int(config.mail.attach_patch_below)
     attach = (
         digest_checked
         and request.patch.file.endswith((".patch", ".patch.gz"))
@@ -106,7 +109,7 @@ def notify_review_list(
         f"{context['from_label']} -> {context['to_label']} by {request.requested_by}",
         to=recipients,
         context=context,
-        reply_to=address_of(request.requested_by, forge, config.mail, request.requester_email),
+        reply_to=address_of(pull.author, forge, config.mail, recorded_address(report)),
         thread=f"{request.app}/{request.id}",
         attachments=attachments,
     )

@@ -55,9 +55,9 @@ class PatchLimits(StrictModel):
     )
 
 
-EnvName = Annotated[
-    str, Field(pattern=r"^[A-Z_][A-Z0-9_]*$", description="an environment variable's name")
-]
+ENV_NAME = r"^[A-Z_][A-Z0-9_]*$"
+HOST_NAME = r"^[A-Za-z0-9.:\[\]-]+$"
+EnvName = Annotated[str, Field(pattern=ENV_NAME, description="an environment variable's name")]
 Address = Annotated[str, Field(pattern=EMAIL)]
 #: ``Name <address>`` or a bare address; the name in plain printable ASCII without
 #: quotes, commas or angle brackets (it becomes a header).
@@ -108,7 +108,7 @@ class SmtpMail(MailCommon):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     kind: Literal["smtp"]
-    host: Annotated[str, Field(pattern=r"^[A-Za-z0-9.:\[\]-]+$", description="host name or IP")]
+    host: Annotated[str, Field(pattern=HOST_NAME, description="host name or IP")]
     port: int = Field(default=587, ge=1, le=65535)
     security: Literal["starttls", "tls", "none"] = Field(
         default="starttls",
@@ -131,11 +131,11 @@ class SmtpMail(MailCommon):
         return self
 
 
-def _mail_kind(value: Any) -> str:
+def _mail_kind(value: Any) -> str | None:
     # `kind` may be left out: the outbox is the default.
     if isinstance(value, dict):
         return str(value.get("kind", "outbox"))
-    return str(getattr(value, "kind", "outbox"))
+    return getattr(value, "kind", None)  # not a mapping: refused as one
 
 
 MailConfig = Annotated[
@@ -188,6 +188,13 @@ class BsConfig(StrictModel):
     requests_repo: RepoName
     patch: PatchLimits = PatchLimits()
     mail: MailConfig = Field(default_factory=OutboxMail)
+
+    @field_validator("mail", mode="before")
+    @classmethod
+    def _empty_mail(cls, value: Any) -> Any:
+        # `mail:` with every key commented out is the default outbox, not an error.
+        return {} if value is None else value
+
     gateway: GatewayConfig = GatewayConfig()
 
 

@@ -37,6 +37,8 @@ def _pattern_names() -> dict[str, str]:
         config.GATEWAY_URL: "a URL: http(s)://HOST[:PORT][/PATH], with no user name, "
         "backslash, query or fragment",
         config.MAILBOX: "an address, or Name <address> (a plain ASCII name without quotes)",
+        config.ENV_NAME: "an environment variable's name (capitals, digits, _)",
+        config.HOST_NAME: "a host name or IP address",
         names.TAG_NAME: "a tag name (no spaces, control characters or ~^:?*[\\)",
         names.REPO_PATH: "a path without control characters",
     }
@@ -130,7 +132,12 @@ def _describe_at(model: type[BaseModel], error: Any, loc: tuple[int | str, ...])
         pattern = str(error.get("ctx", {}).get("pattern", ""))
         names = _pattern_names()
         if pattern in names:
-            return f"{_dotted(loc)}: {error['input']!r} is not {names[pattern]}."
+            from bs.config import ENV_NAME, GATEWAY_URL
+
+            # A URL may carry a password, and a password may be put where a variable's
+            # name belongs: say what is wrong without repeating it.
+            shown = "the value" if pattern in (GATEWAY_URL, ENV_NAME) else repr(error["input"])
+            return f"{_dotted(loc)}: {shown} is not {names[pattern]}."
     message = str(error["msg"]).rstrip(".")
     for prefix in ("Value error, ", "Assertion failed, "):
         message = message.removeprefix(prefix)

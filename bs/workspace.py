@@ -13,7 +13,7 @@ from pathlib import Path
 from bs.config import AppConfig, AppsFile, BsConfig
 from bs.errors import BsError
 from bs.validation import validate_document
-from bs.yamlio import load_yaml_file
+from bs.yamlio import load_yaml_file_with_lines
 
 CONFIG_FILE = "bs.yaml"
 APPS_FILE = "policies/apps.yaml"
@@ -44,14 +44,14 @@ class Workspace:
 
     @cached_property
     def config(self) -> BsConfig:
-        data = load_yaml_file(self.root / CONFIG_FILE, CONFIG_FILE)
-        return validate_document(BsConfig, data, CONFIG_FILE)
+        data, lines = load_yaml_file_with_lines(self.root / CONFIG_FILE, CONFIG_FILE)
+        return validate_document(BsConfig, data, CONFIG_FILE, lines)
 
     @cached_property
     def apps(self) -> AppsFile:
         _ = self.config  # A broken bs.yaml is reported whichever file is asked for first.
-        data = load_yaml_file(self.root / APPS_FILE, APPS_FILE)
-        return validate_document(AppsFile, data, APPS_FILE)
+        data, lines = load_yaml_file_with_lines(self.root / APPS_FILE, APPS_FILE)
+        return validate_document(AppsFile, data, APPS_FILE, lines)
 
     def app(self, name: str) -> AppConfig:
         try:

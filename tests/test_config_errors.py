@@ -339,7 +339,7 @@ def test_apps_empty(app_world: World) -> None:
     for apps in ["", "[]"]:
         output = user_error(run_with_apps_yaml(app_world, f"version: 1\napps: {apps}\n"))
         assert "policies/apps.yaml" in output
-        assert "\n  apps: " in output
+        assert "\n  line 2: apps: " in output
     output = user_error(run_with_apps_yaml(app_world, "version: 1\n"))
     assert "apps: required key is missing" in output
 

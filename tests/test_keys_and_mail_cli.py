@@ -186,8 +186,8 @@ def test_list_and_show_read_the_outbox_as_a_mail_client(world: World) -> None:
 @pytest.mark.parametrize(
     ("which", "error"),
     [
-        ("0", "the outbox has 1 messages: give N from 1 to 1."),
-        ("2", "the outbox has 1 messages: give N from 1 to 1."),
+        ("0", "the outbox has 1 message: give N from 1 to 1."),
+        ("2", "the outbox has 1 message: give N from 1 to 1."),
         ("../bs.yaml", "no message ../bs.yaml in the outbox"),
         ("nothing.eml", "no message nothing.eml in the outbox"),
     ],

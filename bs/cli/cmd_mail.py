@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from bs.cli.context import CliContext, emit_json, json_option, pass_cli
+from bs.core.words import count_noun
 from bs.errors import BsError
 
 
@@ -104,7 +105,8 @@ def show(cli: CliContext, which: str | None, html: bool, as_json: bool) -> None:
     elif which.isdigit():
         if not 1 <= int(which) <= len(messages):
             raise BsError(
-                f"the outbox has {len(messages)} messages: give N from 1 to {len(messages)}."
+                f"the outbox has {count_noun(len(messages), 'message')}: give N from 1 to "
+                f"{len(messages)}."
             )
         path = messages[int(which) - 1]
     else:

@@ -136,9 +136,11 @@ def _write_crash_log(exc: BaseException) -> Path:
     state = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "bs"
     try:
         state.mkdir(parents=True, exist_ok=True, mode=0o700)
+        state.chmod(0o700)
         log = state / "crash.log"
-        # Readable by its owner only: an exception's message may quote input.
+        # Readable by its owner only (also a log an older bs left): a message may quote input.
         descriptor = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        os.fchmod(descriptor, 0o600)
         with os.fdopen(descriptor, "a", encoding="utf-8") as handle:
             handle.write(f"--- {datetime.now(UTC).isoformat()} bs {__version__}\n")
             handle.write("".join(traceback.format_exception(exc)))

@@ -254,7 +254,7 @@ def parse_keys(text: str, source: str) -> Keyring:
             )
         if _looks_typed(secret):
             raise ValueError(
-                f"{source}: key {key_id} does not look random (too few distinct bytes): "
+                f"{source}: key {key_id} does not look random (typed, counted or repeated bytes): "
                 "generate one with `bs keys generate`"
             )
         if any(key.key_id == key_id for key in keys):

@@ -31,7 +31,8 @@ def open_mailer(workspace: Workspace, env: Mapping[str, str]) -> Mailer:
 
 def _refuse_committable(folder: Path, root: Path) -> None:
     """Outbox messages hold deploy links: inside the checkout, git must ignore them."""
-    if not folder.resolve().is_relative_to(root.resolve()):
+    folder, root = folder.resolve(), root.resolve()
+    if not folder.is_relative_to(root):
         return
     probe = folder / "message.eml"
     ignored = subprocess.run(
@@ -40,7 +41,8 @@ def _refuse_committable(folder: Path, root: Path) -> None:
         capture_output=True,
         check=False,
     )
-    if ignored.returncode == 1:  # 0: ignored; 128: not a git checkout, nothing to commit to
+    # 0: ignored. 128 is git's error: fine only where there is no git checkout at all.
+    if ignored.returncode == 1 or (ignored.returncode != 0 and (root / ".git").exists()):
         raise BsError(
             f"the outbox {folder} is inside the requests repository and git does not ignore "
             "it, so deploy links in it could be committed: add it to .gitignore (bs's own "

@@ -27,9 +27,13 @@ class OutboxMailer:
             final = self.folder / name
             temporary = self.folder / f".{name}.tmp"
             descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(descriptor, "wb") as handle:
-                handle.write(message.as_bytes(policy=SMTP))
-            temporary.replace(final)
+            try:
+                with os.fdopen(descriptor, "wb") as handle:
+                    handle.write(message.as_bytes(policy=SMTP))
+                temporary.replace(final)
+            except BaseException:
+                temporary.unlink(missing_ok=True)  # no half message, link and all, left behind
+                raise
         except OSError as exc:
             raise BsError(
                 f"could not write the message to the outbox {self.folder}: {exc.strerror or exc}. "

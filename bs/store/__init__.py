@@ -24,19 +24,30 @@ def open_store(url: str) -> Engine:
     shown = f"{parsed.drivername}://{parsed.host or ''}/{parsed.database or ''}"
     try:
         engine = _engine(parsed)
-    except (NoSuchModuleError, ImportError) as exc:
+    except (NoSuchModuleError, ImportError):
         raise BsError(
-            f"no database driver for {shown} ({exc.__class__.__name__}): install it "
-            "(e.g. pip install 'psycopg[binary]') or use sqlite:///PATH."
+            f"no database driver for {shown}: install the driver its URL names (for "
+            "postgresql+psycopg: pip install 'psycopg[binary]'), or use sqlite:///PATH."
         ) from None
-    try:
-        metadata.create_all(engine)
-    except SQLAlchemyError as exc:
+    except (ArgumentError, ValueError):
         raise BsError(
-            f"cannot open the gateway store {shown}: "
-            f"{type(getattr(exc, 'orig', None) or exc).__name__}. Check the URL and that the "
-            "database is running."
+            f"the gateway store's URL ({shown}) is not one SQLAlchemy can use: use "
+            "sqlite:///PATH (three slashes, no host) or postgresql+psycopg://USER@HOST/DB."
         ) from None
+    for attempt in range(2):
+        try:
+            metadata.create_all(engine)
+            break
+        except SQLAlchemyError as exc:
+            # Two gateways opening a new store at once can both try to create a table:
+            # the second finds it made, and a second look sees it there.
+            if attempt == 0:
+                continue
+            raise BsError(
+                f"cannot open the gateway store {shown}: "
+                f"{type(getattr(exc, 'orig', None) or exc).__name__}. Check the URL and that "
+                "the database is running."
+            ) from None
     return engine
 
 

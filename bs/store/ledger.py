@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -30,7 +30,7 @@ class LinkLedger:
                         pull_request=claims.pull_request,
                         requester=claims.requester,
                         redeemed_by=by,
-                        redeemed_at=now,
+                        redeemed_at=now.astimezone(UTC),
                     )
                 )
         except IntegrityError:
@@ -52,11 +52,20 @@ class LinkLedger:
         with self.engine.begin() as connection:
             connection.execute(
                 insert(link_attempts).values(
-                    link_digest=digest, request_key=request_key, who=who, outcome=outcome, at=now
+                    link_digest=digest,
+                    request_key=request_key,
+                    who=who,
+                    outcome=outcome,
+                    at=now.astimezone(UTC),
                 )
             )
 
     def attempts(self) -> list[dict[str, object]]:
         with self.engine.connect() as connection:
             rows = connection.execute(select(link_attempts).order_by(link_attempts.c.id))
-            return [dict(row._mapping) for row in rows]
+            found = [dict(row._mapping) for row in rows]
+        for row in found:  # times are stored in UTC; SQLite gives them back naive
+            at = row["at"]
+            if isinstance(at, datetime) and at.tzinfo is None:
+                row["at"] = at.replace(tzinfo=UTC)
+        return found

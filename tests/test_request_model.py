@@ -90,7 +90,15 @@ ROUND_TRIP_CASES: dict[str, ReleaseRequest] = {
         reason="Ünïcødé, 名前, emoji 🚀, quotes ' \" and: colons # hash\nsecond line"
     ),
     "bot-requester": make_request(requested_by="dependabot[bot]"),
+    "recorded-address": make_request(requester_email="alice@example.gov.uk"),
 }
+
+
+def test_an_address_is_written_only_when_recorded() -> None:
+    assert "requester_email" not in make_request().to_document()
+    recorded = make_request(requester_email="alice@example.gov.uk").to_document()
+    assert list(recorded)[-1] == "requester_email"
+    assert recorded["requester_email"] == "alice@example.gov.uk"
 
 
 @pytest.mark.parametrize("request_", ROUND_TRIP_CASES.values(), ids=ROUND_TRIP_CASES.keys())
@@ -111,7 +119,6 @@ def test_document_uses_the_file_keys_in_order() -> None:
         "to",
         "patch",
         "reason",
-        "requester_email",
     ]
     assert document["version"] == 1
     assert document["requested_at"] == "2024-06-01T12:30:45Z"

@@ -89,8 +89,12 @@ class ReleaseRequest(_Strict):
         return request_file_path(self.app, self.id)
 
     def to_document(self) -> dict[str, Any]:
-        """Plain data, keys in file order, ready to dump as YAML."""
-        return self.model_dump(mode="json", by_alias=True)
+        """Plain data, keys in file order, ready to dump as YAML. An address not recorded
+        is left out, so requests written before it existed read back the same."""
+        document = self.model_dump(mode="json", by_alias=True)
+        if document.get("requester_email") is None:
+            document.pop("requester_email", None)
+        return document
 
 
 def request_file_path(app: str, request_id: str) -> str:

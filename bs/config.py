@@ -71,6 +71,12 @@ Mailbox = Annotated[
 ]
 
 
+def _plain_path(path: Path) -> Path:
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in str(path)):
+        raise ValueError("a path cannot hold control characters (a NUL, a line break...)")
+    return path
+
+
 class MailCommon(StrictModel):
     from_: Mailbox = Field(
         default="battlestations <bs@localhost.localdomain>",
@@ -101,6 +107,11 @@ class OutboxMail(MailCommon):
         default=Path(".bs/outbox"), description="relative paths are from bs.yaml's folder"
     )
 
+    @field_validator("path")
+    @classmethod
+    def _no_control(cls, path: Path) -> Path:
+        return _plain_path(path)
+
 
 class SmtpMail(MailCommon):
     """An SMTP server; the user name and password come from the environment."""
@@ -120,6 +131,11 @@ class SmtpMail(MailCommon):
     ca_file: Path | None = Field(
         default=None, description="a PEM bundle to trust instead of the system's (a private CA)"
     )
+
+    @field_validator("ca_file")
+    @classmethod
+    def _no_control(cls, path: Path | None) -> Path | None:
+        return None if path is None else _plain_path(path)
 
     @model_validator(mode="after")
     def _plain_only_locally(self) -> SmtpMail:

@@ -165,6 +165,16 @@ def printable_path(path: str) -> str:
     return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
+def commit_subjects(
+    git_dir: Path, from_commit: str | None, to_commit: str, limit: int
+) -> list[str]:
+    """``abbrev subject`` of the newest `limit` commits in FROM..TO."""
+    args = ["log", "--no-show-signature", "--format=%h %s", f"--max-count={limit}", to_commit]
+    if from_commit is not None:
+        args.append(f"^{from_commit}")
+    return [line for line in run(git_dir, *args).splitlines() if line]
+
+
 def changed_paths(git_dir: Path, from_commit: str | None, to_commit: str) -> list[str]:
     """Every path FROM..TO changes; a rename gives both its old and new path."""
     base = from_commit or EMPTY_TREE_SHA1

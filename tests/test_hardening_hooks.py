@@ -443,3 +443,49 @@ def test_a_gateway_url_browsers_read_differently_is_refused(app_world: World, ur
         " is not a URL: http(s)://HOST[:PORT][/PATH], with no user name, backslash, query "
         "or fragment."
     ), problem
+
+
+# -- third review: odd inputs that must get one clear line, never exit 70 --------------
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"workflow_run": {"pull_requests": 5}},
+        {"workflow_run": {"pull_requests": {"a": 1}}},
+        {"workflow_run": {"pull_requests": ["x"]}},
+    ],
+    ids=["a-number", "a-mapping", "a-list-of-strings"],
+)
+def test_odd_workflow_run_payloads_are_refused_clearly(world: World, payload: object) -> None:
+    event = world.root / "event.json"
+    event.write_text(json.dumps(payload))
+    result = world.bs("hook", "closed", "--event", str(event))
+    assert result.exit_code == 1, result.output
+    assert "the event names no pull request" in one_line_error(result.stderr)
+
+
+def test_mail_show_refuses_odd_numbers_and_shows_odd_charsets(world: World) -> None:
+    outbox = world.checkout / ".bs" / "outbox"
+    outbox.mkdir(parents=True)
+    (outbox / "20260101T000000000000Z-abcdef.eml").write_bytes(
+        b"From: a@example.gov.uk\r\nTo: b@example.gov.uk\r\nSubject: odd\r\n"
+        b'Content-Type: text/plain; charset="x-nonsense"\r\n\r\nhello\r\n'
+    )
+    superscript = world.bs("mail", "show", "\u00b2")
+    assert superscript.exit_code == 1, superscript.output
+    assert "no message \u00b2 in the outbox" in one_line_error(superscript.stderr)
+    shown = world.bs("mail", "show")
+    assert shown.exit_code == 0, shown.output
+    assert "(this part cannot be decoded: " in shown.stdout
+    as_json = world.bs("mail", "show", "--json")
+    assert as_json.exit_code == 0, as_json.output
+    assert json.loads(as_json.stdout)["text"].startswith("(this part cannot be decoded: ")
+
+
+def test_a_control_character_in_an_outbox_path_is_refused(world: World) -> None:
+    set_mail(world, {"kind": "outbox", "path": "../outbox\u0000x"})
+    result = world.bs("mail", "list")
+    assert result.exit_code == 1, result.output
+    assert "a path cannot hold control characters" in result.stderr
+    assert "Traceback" not in result.output

@@ -467,19 +467,45 @@ def test_a_mail_failure_after_the_comment_is_fixed_by_running_again(world: World
     assert len(links(message)) == 1
 
 
-def test_a_merged_pull_request_that_is_no_request_is_left_alone(world: World) -> None:
+def test_a_merged_broken_request_is_refused_as_loudly_as_an_unapproved_one(world: World) -> None:
     """Here a request that also changes README.md, merged by an admin: bs reads no request
-    in it, so it mints nothing and says nothing on it."""
+    in it, mints nothing, and says so on the pull request and to its author."""
     opened = open_frontend(with_bot(world))
     push(world, opened, "alice", {"README.md": b"sneaked in with the request\n"})
     assert world.bs("merge", str(opened.number), "--admin", user="bob").exit_code == 0
+    env = {"BS_LINK_KEYS": key_line()}
 
-    result = hook(world, "closed", str(opened.number), "--json", env={"BS_LINK_KEYS": key_line()})
-    assert result.exit_code == 0, result.output
+    result = hook(world, "closed", str(opened.number), "--json", env=env)
+    assert result.exit_code == 2, result.output
     data = json.loads(result.stdout)
-    assert (data["outcome"], data["pull_request"]) == ("not-a-request", opened.number)
+    assert (data["outcome"], data["minted"], data["pull_request"]) == (
+        "refused",
+        False,
+        opened.number,
+    )
     assert "README.md" in data["reason"]
-    assert events_of(world, opened.number, "comment") == []
+    assert data["emailed"] == ["alice@example.gov.uk"]
+    assert len(comments_marked(world, opened.number, NO_LINK_MARK)) == 1
+    (message,) = outbox(world)
+    assert "README.md" in text_of(message) and not links(message)
+    assert hook(world, "closed", str(opened.number), env=env).exit_code == 2
+    assert len(comments_marked(world, opened.number, NO_LINK_MARK)) == 1  # said once
+
+
+def test_a_merged_pull_request_that_is_no_request_is_left_alone(world: World) -> None:
+    """A pull request that touches nothing under requests/ (policy notes, say)."""
+    world.add_app("frontend")
+    notes = world.root / "notes.md"
+    notes.write_text("policy notes\n")
+    local = forge(world, "bob")
+    local.create_branch(REQUESTS, "notes", "main", [("policies/notes.md", notes)], "Notes")
+    pull = local.open_pull_request(REQUESTS, head="notes", base="main", title="Notes", body="")
+    local.merge_pull_request(REQUESTS, pull.number)
+
+    result = hook(with_bot(world), "closed", str(pull.number), "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["outcome"] == "not-a-request"
+    assert events_of(world, pull.number, "comment") == []
     assert outbox(world) == []
 
 
@@ -491,7 +517,7 @@ def test_a_re_run_after_the_release_went_out_mints_nothing_and_says_nothing(worl
     world.deploy(FRONTEND, "release_2")  # deployed: the request no longer starts from it
 
     again = hook(world, "closed", str(opened.number), env=env)
-    assert again.exit_code == 2, again.output
+    assert again.exit_code == 0, again.output  # nothing went wrong: the job was done before
     assert again.stdout.startswith(
         f"#{opened.number}'s deploy link was minted before (see its approval comment); "
         "the policy no longer holds ("

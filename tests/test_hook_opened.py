@@ -106,7 +106,7 @@ def test_a_patch_at_the_limit_is_linked_not_attached(world: World) -> None:
     set_mail(world, {"kind": "outbox", "attach_patch_below": size})  # attached when smaller
     result = hook(world, "opened", str(opened.number))
     assert result.exit_code == 0, result.output
-    assert "with the patch linked (too large to attach)" in result.stdout
+    assert "without the patch (it is larger than mail carries here (" in result.stdout
     (message,) = outbox(world)
     assert attachments(message) == []
     text, html = text_of(message), html_of(message)
@@ -284,9 +284,20 @@ def test_a_patch_that_is_not_the_release_s_diff_is_not_attached(world: World) ->
     push(world, opened, "alice", {opened.patch_file: tampered})
     result = hook(world, "opened", str(opened.number))
     assert result.exit_code == 0, result.output
+    assert "without the patch (bs could not confirm it is the release's own diff)" in result.stdout
     (message,) = outbox(world)
     assert attachments(message) == []
     text = text_of(message)
     assert "is not attached: bs could not confirm it is the release's own diff (see above)." in text
     assert "bs/policy says: Invalid request: " in text
     assert "666" not in whole(message)
+
+
+def test_the_review_mail_lists_the_release_s_commits_and_files(world: World) -> None:
+    opened = open_frontend(with_bot(world))
+    assert hook(world, "opened", str(opened.number)).exit_code == 0
+    (message,) = outbox(world)
+    text = text_of(message)
+    assert "Commits, newest first:\n  " in text and " two\n" in text
+    assert "Files changed:\n  app/main.py\n" in text
+    assert "<li><code>app/main.py</code></li>" in html_of(message)

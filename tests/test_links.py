@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import hashlib
+import hmac
 import json
 import re
 import secrets
@@ -467,3 +468,25 @@ def test_link_digest_is_not_the_token_and_tells_tokens_apart() -> None:
     assert digest != TOKEN
     assert TOKEN not in digest and TOKEN.split(".")[3] not in digest
     assert link_digest(mint()) != digest
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"not json",
+        b"[1, 2]",
+        b'{"p": "deploy-link"}',
+        b'{"p": "deploy-link", "app": "frontend", "req": "r", "pr": "1", "sub": "alice",'
+        b' "nbf": 0, "exp": 99999999999, "n": "x"}',
+        b'{"p": "deploy-link", "app": "frontend", "req": "r", "pr": true, "sub": "alice",'
+        b' "nbf": 0, "exp": 99999999999, "n": "x"}',
+        b'{"p": "deploy-link", "app": "frontend", "req": "r", "pr": 1, "sub": "alice",'
+        b' "nbf": 0, "exp": 1e400, "n": "x"}',
+    ],
+    ids=["not-json", "a-list", "missing-keys", "pr-a-string", "pr-a-bool", "exp-infinite"],
+)
+def test_a_signed_but_unreadable_payload_is_malformed(payload: bytes) -> None:
+    """Only someone holding the key could sign these: refused all the same, never a crash."""
+    signed = f"bs1.{KEY.key_id}.{b64url(payload)}"
+    mac = hmac.new(KEY.secret, signed.encode(), hashlib.sha256).digest()
+    assert refusal(f"{signed}.{b64url(mac)}") == "malformed"

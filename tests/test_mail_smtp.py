@@ -286,7 +286,7 @@ def test_opened_hook_links_a_patch_too_large_to_attach(
 
     result = hook(world, "opened", opened)
     assert result.exit_code == 0, result.output
-    assert "with the patch linked (too large to attach)" in result.stdout
+    assert "without the patch (it is larger than mail carries here (" in result.stdout
 
     message = only(server.received()).parsed()
     assert list(message.iter_attachments()) == []

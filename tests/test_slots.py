@@ -11,6 +11,7 @@ through a whole policy file (tests/policyhelpers.py).
 from __future__ import annotations
 
 import functools
+import re
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,7 +21,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from bs.core.slots import HORIZON, NoSlot, Schedule, Slot, deploy_slot, describe_instant
+from bs.core.slots import (
+    HORIZON,
+    USEFUL_SLOT,
+    NoSlot,
+    Schedule,
+    Slot,
+    deploy_slot,
+    describe_instant,
+)
 from tests.conftest import World
 from tests.policyhelpers import edit, line_number, refused_everywhere
 
@@ -34,9 +43,9 @@ def schedule(**fields: Any) -> Schedule:
     return Schedule.model_validate({"timezone": "Europe/London", **fields})
 
 
-def london(year: int, month: int, day: int, hour: int, minute: int) -> datetime:
+def london(year: int, month: int, day: int, hour: int, minute: int, second: int = 0) -> datetime:
     """A London wall-clock time, as the UTC instant it is."""
-    return datetime(year, month, day, hour, minute, tzinfo=LONDON).astimezone(UTC)
+    return datetime(year, month, day, hour, minute, second, tzinfo=LONDON).astimezone(UTC)
 
 
 def utc(year: int, month: int, day: int, hour: int, minute: int) -> datetime:
@@ -60,6 +69,48 @@ def test_merged_near_the_close_ends_at_the_close() -> None:
     slot = slot_of(merged, windows=OFFICE_HOURS)
     assert (slot.start, slot.end) == (merged, london(2026, 6, 2, 17, 0))
     assert slot.cut_short_by == "the deploy window closes"
+
+
+def test_a_slot_the_close_would_cut_to_minutes_starts_at_the_next_opening() -> None:
+    merged = london(2026, 6, 2, 16, 59, 50)  # ten seconds before Tuesday's close
+    slot = slot_of(merged, windows=OFFICE_HOURS)
+    assert (slot.start, slot.end) == (london(2026, 6, 3, 9, 30), london(2026, 6, 3, 11, 30))
+    assert "too little of the window was left" in slot.waited_for
+    fifteen_left = slot_of(london(2026, 6, 2, 16, 45), windows=OFFICE_HOURS)
+    assert (fifteen_left.start, fifteen_left.end) == (
+        london(2026, 6, 2, 16, 45),
+        london(2026, 6, 2, 17, 0),
+    )
+
+
+def test_a_slot_a_freeze_would_cut_to_seconds_starts_after_the_freeze() -> None:
+    freeze = [{"from": "2026-06-03", "to": "2026-06-03", "reason": "release day off"}]
+    merged = london(2026, 6, 2, 23, 59, 59)
+    slot = slot_of(merged, freezes=freeze)
+    assert (slot.start, slot.end) == (london(2026, 6, 4, 0, 0), london(2026, 6, 4, 2, 0))
+
+
+def test_a_short_policy_slot_is_never_pushed_back() -> None:
+    merged = london(2026, 6, 2, 16, 54)  # six minutes left, and the slot is five
+    slot = slot_of(merged, windows=OFFICE_HOURS, slot="5m")
+    assert (slot.start, slot.end) == (merged, london(2026, 6, 2, 16, 59))
+
+
+def test_unquoted_times_and_a_single_range_of_days() -> None:
+    with pytest.raises(
+        ValidationError, match=re.escape('write times in quotes, e.g. from: "09:30"')
+    ):
+        schedule(windows=[{"days": ["mon"], "from": 570, "to": "17:00"}])  # YAML's 09:30
+    one_range = schedule(windows=[{"days": "mon-thu", "from": "09:30", "to": "17:00"}])
+    assert one_range.windows is not None and one_range.windows[0].days == ["mon-thu"]
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31", "1969-12-31"])
+def test_freeze_dates_bs_cannot_plan_around_are_refused(day: str) -> None:
+    with pytest.raises(
+        ValidationError, match="is not a date bs can plan around: give one from 1970"
+    ):
+        schedule(freezes=[{"from": day, "to": day, "reason": "forever"}])
 
 
 def test_a_slot_ending_exactly_at_the_close_is_not_cut_short() -> None:
@@ -311,9 +362,12 @@ def is_open(moment: datetime, hours: dict[int, tuple[time, time]]) -> bool:
     return at(day, opens) <= moment < at(day, closes)
 
 
-def first_opening(merged: datetime, hours: dict[int, tuple[time, time]]) -> tuple[datetime, time]:
+def first_opening(
+    merged: datetime, hours: dict[int, tuple[time, time]], length: timedelta
+) -> tuple[datetime, time]:
     """The oracle: the first instant from `merged` in a window, outside the freezes,
-    found local day by local day; and the closing time of its window."""
+    with at least a useful slot (15 minutes, or the slot if shorter) left before the
+    window closes, found local day by local day; and the closing time of its window."""
     first = merged.astimezone(LONDON).date()
     for offset in range(30):
         day = first + timedelta(days=offset)
@@ -321,7 +375,7 @@ def first_opening(merged: datetime, hours: dict[int, tuple[time, time]]) -> tupl
             continue
         opens, closes = hours[day.weekday()]
         candidate = max(merged, at(day, opens))
-        if candidate < at(day, closes):
+        if at(day, closes) - candidate >= min(USEFUL_SLOT, length):
             return candidate, closes
     raise AssertionError("no opening within 30 days")
 
@@ -361,16 +415,13 @@ def test_every_slot_is_the_first_opening_within_windows_and_outside_freezes(
     assert local_end.time() <= closes
     for freeze_start, freeze_end in freeze_intervals():
         assert end <= freeze_start or freeze_end <= start
-    if is_open(merged, hours):
-        assert start == merged
+    expected_start, expected_close = first_opening(merged, hours, length)
+    assert start == expected_start
+    if start == merged:
+        assert is_open(merged, hours)
         assert found.waited_for == ()
     else:
         assert found.waited_for != ()
-    before = start - timedelta(minutes=1)
-    if before >= merged:
-        assert not is_open(before, hours)
-    expected_start, expected_close = first_opening(merged, hours)
-    assert start == expected_start
     assert end == min(start + length, at(local_start.date(), expected_close))
     assert (found.cut_short_by is None) == (end == start + length)
 

@@ -63,7 +63,7 @@ def opened(cli: CliContext, number: int | None, event_path: Path | None, as_json
     what = (
         "with the patch attached"
         if sent.attached
-        else "with the patch linked (too large to attach)"
+        else f"without the patch ({sent.not_attached_why})"
     )
     click.echo(f"Emailed the review list of {sent.request.app} about #{pr}, {what}:")
     for address in sent.recipients:
@@ -93,8 +93,10 @@ def closed(cli: CliContext, number: int | None, event_path: Path | None, as_json
     any one link of a request redeemed kills them all.
 
     \b
-    Exit status: 0 done, 1 an error (nothing minted or nothing sent; run
-    it again), 2 merged but not approved (no link), 3 could not evaluate.
+    Exit status: 0 done (also: a link was minted before and there is
+    nothing more to do), 1 an error (nothing minted or nothing sent; run
+    it again), 2 merged but not approved, or with no readable request
+    (no link), 3 could not evaluate.
 
     \b
     Example:
@@ -107,13 +109,8 @@ def closed(cli: CliContext, number: int | None, event_path: Path | None, as_json
         read_request_report,
         remove_denied_request,
     )
-    from bs.usecases.hook_merged import (
-        EXIT_NOT_MET,
-        AlreadyMinted,
-        MintedLink,
-        RefusedMerge,
-        handle_merged,
-    )
+    from bs.usecases.hook_merged import EXIT_NOT_MET, AlreadyMinted, MintedLink, handle_merged
+    from bs.usecases.hook_refused import RefusedMerge
 
     pr = pull_number(number, event_path)
     config = cli.workspace.config
@@ -146,7 +143,7 @@ def closed(cli: CliContext, number: int | None, event_path: Path | None, as_json
                 f"#{pr}'s deploy link was minted before (see its approval comment); the policy "
                 f"no longer holds ({outcome.summary}), so no new link is minted."
             )
-        sys.exit(EXIT_NOT_MET)
+        return
     if isinstance(outcome, RefusedMerge):
         if as_json:
             emit_json({"pull_request": pr, "outcome": "refused", "minted": False,

@@ -19,7 +19,7 @@ def keys() -> None:
 
     \b
     Example:
-      bs keys generate > ~/.config/bs/link-keys && chmod 600 ~/.config/bs/link-keys
+      install -d -m 700 ~/.config/bs && (umask 077; bs keys generate > ~/.config/bs/link-keys)
     """
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from email import policy
-from email.message import EmailMessage
+from email.message import EmailMessage, MIMEPart
 from email.parser import BytesParser
 from pathlib import Path
 
@@ -32,6 +32,17 @@ def _read(path: Path) -> EmailMessage:
         raise BsError(f"cannot read {path}: {exc.strerror or exc}.") from None
     assert isinstance(parsed, EmailMessage)
     return parsed
+
+
+def _content(part: MIMEPart | None) -> str | None:
+    """A part's text; a charset Python does not know says so rather than failing."""
+    if part is None:
+        return None
+    try:
+        content = part.get_content()
+    except (LookupError, ValueError, KeyError) as exc:
+        return f"(this part cannot be decoded: {exc})\n"
+    return content if isinstance(content, str) else f"({len(content):,} bytes of binary)\n"
 
 
 HEADERS = ("From", "To", "Reply-To", "Date", "Subject", "Message-ID", "References")
@@ -102,7 +113,7 @@ def show(cli: CliContext, which: str | None, html: bool, as_json: bool) -> None:
         raise BsError(f"the outbox {folder} is empty.")
     if which is None:
         path = messages[-1]
-    elif which.isdigit():
+    elif which.isascii() and which.isdigit():
         if not 1 <= int(which) <= len(messages):
             raise BsError(
                 f"the outbox has {count_noun(len(messages), 'message')}: give N from 1 to "
@@ -119,8 +130,8 @@ def show(cli: CliContext, which: str | None, html: bool, as_json: bool) -> None:
         emit_json({
             "file": path.name,
             "headers": {h: _header(message, h) for h in HEADERS if message[h] is not None},
-            "text": text.get_content() if text is not None else None,
-            "html": markup.get_content() if markup is not None else None,
+            "text": _content(text),
+            "html": _content(markup),
             "attachments": [
                 {"filename": part.get_filename(), "content_type": part.get_content_type(),
                  "bytes": len(part.get_payload(decode=True) or b"")}
@@ -133,7 +144,7 @@ def show(cli: CliContext, which: str | None, html: bool, as_json: bool) -> None:
             click.echo(f"{header}: {_header(message, header)}")
     body = message.get_body(preferencelist=("html",) if html else ("plain",))
     click.echo("")
-    content = body.get_content() if body is not None else "(no such part)\n"
+    content = _content(body) or "(no such part)\n"
     click.echo(content if content.endswith("\n") else content + "\n", nl=False)
     for part in message.iter_attachments():
         size = len(part.get_payload(decode=True) or b"")

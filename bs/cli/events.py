@@ -37,8 +37,9 @@ def pull_number(number: int | None, event_path: Path | None) -> int:
         if isinstance(payload.get("pull_request"), dict):
             found = payload["pull_request"].get("number")
         elif isinstance(payload.get("workflow_run"), dict):
-            pulls = payload["workflow_run"].get("pull_requests") or []
-            found = pulls[0].get("number") if pulls and isinstance(pulls[0], dict) else None
+            pulls = payload["workflow_run"].get("pull_requests")
+            first = pulls[0] if isinstance(pulls, list) and pulls else None
+            found = first.get("number") if isinstance(first, dict) else None
     if type(found) is not int or found < 1:
         raise BsError(
             f"{event_path}: the event names no pull request (expected pull_request.number "

@@ -30,6 +30,12 @@ MIN_SLOT = timedelta(minutes=5)
 MAX_SLOT = timedelta(days=7)
 #: How far ahead a slot is looked for before the policy is called impossible.
 HORIZON = timedelta(days=400)
+#: A slot shorter than this (or than the policy's slot, if that is shorter) is no
+#: slot: one that a window's close or a freeze would cut this short starts at the
+#: next opening instead.
+USEFUL_SLOT = timedelta(minutes=15)
+#: Freeze dates outside these years are refused (datetime ends at year 9999).
+FIRST_YEAR, LAST_YEAR = 1970, 9000
 
 DURATION_PATTERN = r"^(?:\d{1,3}d)?(?:\d{1,4}h)?(?:\d{1,5}m)?$"
 CLOCK_PATTERN = r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$"
@@ -97,6 +103,19 @@ class Window(_Strict):
     from_: Clock = Field(alias="from")
     to: Clock
 
+    @field_validator("days", mode="before")
+    @classmethod
+    def _one_day_spec(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value  # `days: mon-thu` is one range
+
+    @field_validator("from_", "to", mode="before")
+    @classmethod
+    def _quoted_times(cls, value: Any) -> Any:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            # YAML reads 09:30 unquoted as a number (sexagesimal): say how to write it.
+            raise ValueError('write times in quotes, e.g. from: "09:30", to: "17:00"')
+        return value
+
     @model_validator(mode="after")
     def _ordered(self) -> Window:
         if self.from_ == "24:00":
@@ -123,9 +142,14 @@ class Freeze(_Strict):
     @classmethod
     def _real_date(cls, value: str) -> str:
         try:
-            date.fromisoformat(value)
+            day = date.fromisoformat(value)
         except ValueError:
             raise ValueError(f"{value} is not a date that exists") from None
+        if not FIRST_YEAR <= day.year <= LAST_YEAR:
+            raise ValueError(
+                f"{value} is not a date bs can plan around: give one from {FIRST_YEAR} to "
+                f"{LAST_YEAR} (for a freeze with no end in sight, a date far ahead)"
+            )
         return value
 
     @model_validator(mode="after")
@@ -305,7 +329,14 @@ def deploy_slot(merged_at: datetime, schedule: Schedule) -> Slot:
                     waited.append("outside the deploy windows")
                 continue
             window_end = interval[1]
-        return _slot_from(moment, schedule.duration, window_end, freezes, tuple(waited))
+        slot = _slot_from(moment, schedule.duration, window_end, freezes, tuple(waited))
+        if slot.end - slot.start >= min(USEFUL_SLOT, schedule.duration):
+            return slot
+        # Too little left before the window closes or a freeze begins: wait for more.
+        moment = slot.end
+        reason = "too little of the window was left" if window_end == slot.end else None
+        if reason and reason not in waited:
+            waited.append(reason)
     raise NoSlot(
         f"no deploy window opens within {HORIZON.days} days of {merged_at:%Y-%m-%d}: "
         "the policy's freezes cover every window"

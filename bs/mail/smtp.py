@@ -44,11 +44,12 @@ class SmtpMailer:
 
     def _connect(self) -> smtplib.SMTP:
         config = self.config
+        host = config.host.removeprefix("[").removesuffix("]")  # [::1] is written as a URL would
         if config.security == "tls":
             return smtplib.SMTP_SSL(
-                config.host, config.port, timeout=config.timeout, context=self._context()
+                host, config.port, timeout=config.timeout, context=self._context()
             )
-        client = smtplib.SMTP(config.host, config.port, timeout=config.timeout)
+        client = smtplib.SMTP(host, config.port, timeout=config.timeout)
         if config.security == "starttls":
             client.ehlo()
             if not client.has_extn("starttls"):

@@ -48,6 +48,9 @@ class NotARequest:
 
     pull: PullRequest
     why: str
+    report: CheckReport
+    #: Whether it adds or changes anything under requests/ (a broken request, not none).
+    touches_requests: bool
 
 
 def read_request_report(
@@ -57,7 +60,10 @@ def read_request_report(
     if report.request is None or report.app is None or report.approval_facts is None:
         # Every closed pull request fails the "open" check: say what else is wrong.
         failed = [c for c in report.verdict.checks if c.ok is False and c.name != "open"]
-        return NotARequest(pull, failed[0].message if failed else report.verdict.summary)
+        why = failed[0].message if failed else report.verdict.summary
+        files = forge.list_pull_files(config.requests_repo, pull.number, pull.head_sha)
+        touches = any(f.path.startswith("requests/") for f in files)
+        return NotARequest(pull, why, report, touches)
     return report
 
 
@@ -90,11 +96,19 @@ def remove_denied_request(
         comment = said[-1].body if said else ""
     # Everything that can fail for want of set-up fails before anything changes.
     address = requester_address(forge, config.mail, report)
+    branch = request_branch(request.app, request.id)
+    delete = (
+        pull.head_repo == repo  # never a fork's branch of the same name, nor an unknown one
+        and pull.head_ref == branch
+        and branch != forge.default_branch(repo)
+        and forge.resolve_branch(repo, branch) == pull.head_sha
+    )
     context = release_context(request, app, pull) | {
         "title": f"Release request {how} by {denier}",
         "outcome": how,
         "denier": denier,
         "comment": comment,
+        "branch_deleted": delete,
     }
     outgoing = Outgoing(
         template="rejected",
@@ -108,14 +122,8 @@ def remove_denied_request(
     if pull.state == "open":
         pull = forge.close_pull_request(repo, pull.number)
         closed_now = True
-    branch = request_branch(request.app, request.id)
     branch_deleted = False
-    if (
-        pull.head_repo == repo  # never a fork's branch of the same name, nor an unknown one
-        and pull.head_ref == branch
-        and branch != forge.default_branch(repo)
-        and forge.resolve_branch(repo, branch) == pull.head_sha
-    ):
+    if delete:
         forge.delete_branch(repo, branch, sha=pull.head_sha)
         branch_deleted = True
     sent = deliver(mailer, prepared)

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bs.config import BsConfig
-from bs.core.explain import explain_text, md_escape
+from bs.core.explain import md_escape
 from bs.core.links import DEPLOY_LINK, NONCE_BYTES, Keyring, LinkClaims, link_url, mint_link_token
 from bs.core.pulls import PullRequest
 from bs.core.slots import NoSlot, Slot, deploy_slot, describe_instant
@@ -25,6 +25,7 @@ from bs.mail.compose import Outgoing
 from bs.ports import Forge, Mailer
 from bs.usecases.check import CheckReport
 from bs.usecases.hook_closed import NotARequest, read_request_report
+from bs.usecases.hook_refused import RefusedMerge, refuse_merged, refuse_unreadable
 from bs.usecases.notify import (
     BOT_MARK,
     deliver,
@@ -64,16 +65,6 @@ class AlreadyMinted:
 
     pull: PullRequest
     summary: str
-
-
-@dataclass(frozen=True)
-class RefusedMerge:
-    pull: PullRequest
-    summary: str
-    explanation: str
-    emailed: tuple[str, ...]
-    sent_via: tuple[str, ...]
-    commented: bool
 
 
 def evaluate_merged(forge: Forge, config: BsConfig, pull: PullRequest) -> CheckReport | NotARequest:
@@ -191,54 +182,6 @@ def mint_for_merged(
     return MintedLink(pull, record, slot, address, tuple(sent), commented)
 
 
-def refuse_merged(
-    forge: Forge,
-    mailer: Mailer,
-    config: BsConfig,
-    report: CheckReport,
-    *,
-    now: Callable[[], datetime],
-) -> RefusedMerge:
-    """For a merged request whose policy is not met: mint nothing, say why."""
-    pull, request, app = report.pull, report.request, report.app
-    repo = config.requests_repo
-    verdict = report.verdict
-    explanation = explain_text(verdict, report.heading)
-    assert request is not None and app is not None
-    recipients = [requester_address(forge, config.mail, report)]
-    recipients.extend(a for a in app.review_list if a not in recipients)
-    context = release_context(request, app, pull) | {
-        "title": f"Merged without approval: no deploy link for {request.app}",
-        "summary": verdict.summary,
-        "explanation": explanation.splitlines(),
-        "merger": pull.merged_by or "someone",
-    }
-    outgoing = Outgoing(
-        template="refused",
-        subject=f"[{request.app}] No deploy link: #{pull.number} merged without approval",
-        to=tuple(recipients),
-        context=context,
-        thread=f"{request.app}/{request.id}",
-    )
-    prepared = prepare(config.mail, [outgoing], now)
-    commented = False
-    if not posted_by_me(forge, repo, pull.number, "no-link"):
-        body = (
-            f"{BOT_MARK.format(kind='no-link')}\n"
-            f"**No deploy link was minted.** This pull request was merged by "
-            f"{md_escape(pull.merged_by or 'someone')}, but its approval policy is not met: "
-            f"{md_escape(verdict.summary)}\n\n"
-            "The merge does not release anything. To release it, open a new request and have "
-            "it approved as the policy asks."
-        )
-        forge.add_comment(repo, pull.number, body)
-        commented = True
-    sent = deliver(mailer, prepared)
-    return RefusedMerge(
-        pull, verdict.summary, explanation, tuple(recipients), tuple(sent), commented
-    )
-
-
 def _iso(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
 
@@ -287,6 +230,8 @@ def handle_merged(
 ) -> MintedLink | RefusedMerge | AlreadyMinted | NotARequest:
     report = evaluate_merged(forge, config, pull)
     if isinstance(report, NotARequest):
+        if report.touches_requests:  # a broken request merged: as loud as an unapproved one
+            return refuse_unreadable(forge, mailer, config, report.report, report.why, now=now)
         return report
     if report.verdict.outcome == "met":
         return mint_for_merged(

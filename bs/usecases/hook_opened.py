@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from bs import gitcmd
 from bs.config import BsConfig
+from bs.core.checks import CheckResult
 from bs.core.pulls import PullRequest
 from bs.core.request import ReleaseRequest
 from bs.core.words import count_noun
@@ -21,6 +23,29 @@ from bs.mail.compose import Attachment, Outgoing
 from bs.ports import Forge, Mailer
 from bs.usecases.check import check_pull_request
 from bs.usecases.notify import address_of, recorded_address, release_context, send_all
+
+#: How many commits and files the review mail lists before "and N more".
+LISTED_COMMITS, LISTED_FILES = 50, 100
+
+
+def _release_lists(
+    forge: Forge, repo: str, request: ReleaseRequest, checks: tuple[CheckResult, ...]
+) -> dict[str, Any]:
+    """The release's commits and files, from the app's repository, once the checker has
+    confirmed the request's commits are the release's; nothing otherwise."""
+    confirmed = all(c.ok for c in checks if c.name in ("tag", "deployed", "ancestry"))
+    if not confirmed:
+        return {"commits": [], "more_commits": 0, "files": [], "more_files": 0}
+    git_dir = forge.git_dir(repo)
+    start = request.from_.commit if request.from_ else None
+    commits = gitcmd.commit_subjects(git_dir, start, request.to.commit, LISTED_COMMITS)
+    files = gitcmd.changed_paths(git_dir, start, request.to.commit)
+    return {
+        "commits": commits,
+        "more_commits": max(0, request.patch.commits - len(commits)),
+        "files": files[:LISTED_FILES],
+        "more_files": max(0, len(files) - LISTED_FILES),
+    }
 
 
 @dataclass(frozen=True)
@@ -32,6 +57,8 @@ class ReviewMail:
     patch_size: int | None
     verdict: str
     sent_via: tuple[str, ...]
+    #: Why the patch is not attached, when it is not.
+    not_attached_why: str = ""
 
 
 def _size_text(size: int | None) -> str:
@@ -86,6 +113,7 @@ def notify_review_list(
         )
     verdict = report.verdict
     problems = [c.message for c in verdict.checks if c.ok is False]
+    listed = _release_lists(forge, app.repo, request, verdict.checks)
     context = release_context(request, app, pull) | {
         "title": f"Release request: {request.app} {request.to.tag or request.to.commit[:12]}",
         "verdict": verdict.summary,
@@ -94,15 +122,19 @@ def notify_review_list(
         "patch_file": request.patch.file.rsplit("/", 1)[-1],
         "patch_size": _size_text(patch_size),
         "patch_limit": _size_text(limit),
+        **listed,
+        "diff_from": request.from_.commit if request.from_ else gitcmd.EMPTY_TREE_SHA1,
         "not_attached_why": (
-            "bs could not confirm it is the release's own diff (see above)"
+            "bs could not confirm it is the release's own diff"
             if not digest_checked
             else f"it is larger than mail carries here ({_size_text(limit)})"
         ),
     }
     recipients = tuple(app.review_list)
     if not recipients:
-        return ReviewMail(pull, request, (), attach, patch_size, verdict.summary, ())
+        return ReviewMail(
+            pull, request, (), attach, patch_size, verdict.summary, (), context["not_attached_why"]
+        )
     outgoing = Outgoing(
         template="review",
         subject=f"[{request.app}] Release request #{number}: "
@@ -114,4 +146,7 @@ def notify_review_list(
         attachments=attachments,
     )
     sent = send_all(mailer, config.mail, [outgoing], now)
-    return ReviewMail(pull, request, recipients, attach, patch_size, verdict.summary, tuple(sent))
+    return ReviewMail(
+        pull, request, recipients, attach, patch_size, verdict.summary, tuple(sent),
+        "" if attach else context["not_attached_why"],
+    )  # fmt: skip

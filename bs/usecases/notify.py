@@ -54,6 +54,17 @@ def requester_address(forge: Forge, mail: MailCommon, report: CheckReport) -> st
     return require_address(report.pull.author, forge, mail, recorded_address(report))
 
 
+def unreadable_context(pull: PullRequest, repo: str) -> dict[str, Any]:
+    """What messages about a pull request with no readable request can still say."""
+    return {
+        "readable": False, "title": "", "app": "(no readable request)", "repo": repo, "request_id": "(none)",
+        "requester": pull.author, "reason": "", "from_label": "?", "to_label": "?",
+        "from_commit": "?", "to_commit": "?", "stats": "?", "digest": "?",
+        "commits": [], "files": [], "more_commits": 0, "more_files": 0,
+        "pull_number": pull.number, "pull_url": pull.url,
+    }  # fmt: skip
+
+
 def version_label(tag: str | None, commit: str) -> str:
     return tag or commit[:12]
 
@@ -62,6 +73,7 @@ def release_context(request: ReleaseRequest, app: AppConfig, pull: PullRequest) 
     """The facts every message about a request shows, as the templates name them."""
     patch = request.patch
     return {
+        "readable": True,
         "title": "",
         "app": request.app,
         "repo": app.repo,

@@ -508,8 +508,8 @@ def test_a_silent_starttls_server_is_reported_as_not_answering(world: World, pki
         use_mail(world, silent.port, ca_file=str(pki.ca_file), timeout=1)
         line = failed_clearly(world.bs("mail", "test", ALICE))
     assert line == (
-        f"bs: error: the SMTP server 127.0.0.1:{silent.port} did not answer within 1 s. "
-        "Nothing was sent; run the command again to retry."
+        f"bs: error: the SMTP server 127.0.0.1:{silent.port} did not answer within 1 s, "
+        "so the message may not have been sent; run the command again to retry."
     )
 
 
@@ -518,8 +518,8 @@ def test_a_silent_implicit_tls_server_is_reported_as_not_answering(world: World,
         use_mail(world, silent.port, "tls", ca_file=str(pki.ca_file), timeout=1)
         line = failed_clearly(world.bs("mail", "test", ALICE))
     assert line == (
-        f"bs: error: the SMTP server 127.0.0.1:{silent.port} did not answer within 1 s. "
-        "Nothing was sent; run the command again to retry."
+        f"bs: error: the SMTP server 127.0.0.1:{silent.port} did not answer within 1 s, "
+        "so the message may not have been sent; run the command again to retry."
     )
 
 

@@ -112,8 +112,8 @@ class SmtpMailer:
                     "connection. Nothing was sent; run the command again to retry."
                 ) from None
             raise BsError(
-                f"the SMTP server {self.server} did not answer within {self.config.timeout:g} s. "
-                "Nothing was sent; run the command again to retry."
+                f"the SMTP server {self.server} did not answer within {self.config.timeout:g} s, "
+                "so the message may not have been sent; run the command again to retry."
             ) from None
         except ssl.SSLCertVerificationError as exc:
             raise BsError(

@@ -15,6 +15,7 @@ from datetime import datetime
 from bs.config import BsConfig
 from bs.core.explain import explain_text, md_escape
 from bs.core.pulls import PullRequest
+from bs.errors import BsError
 from bs.mail.compose import Outgoing
 from bs.ports import Forge, Mailer
 from bs.usecases.check import CheckReport
@@ -54,7 +55,12 @@ def refuse_merged(
     verdict = report.verdict
     explanation = explain_text(verdict, report.heading)
     assert request is not None and app is not None
-    recipients = [requester_address(forge, config.mail, report)]
+    try:
+        recipients = [requester_address(forge, config.mail, report)]
+    except BsError:
+        if not app.review_list:
+            raise
+        recipients = []  # the review list still hears of an unapproved merge
     recipients.extend(a for a in app.review_list if a not in recipients)
     context = release_context(request, app, pull) | {
         "title": f"Merged without approval: no deploy link for {request.app}",

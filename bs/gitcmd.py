@@ -175,6 +175,29 @@ def commit_subjects(
     return [line for line in run(git_dir, *args).splitlines() if line]
 
 
+#: `git diff --name-status` letters in words.
+STATUS_WORDS = {
+    "A": "added", "C": "copied", "D": "deleted", "M": "modified",
+    "R": "renamed", "T": "type changed", "U": "unmerged", "X": "unknown",
+}  # fmt: skip
+
+
+def name_status(
+    git_dir: Path, from_commit: str | None, to_commit: str
+) -> list[tuple[str, list[str]]]:
+    """(what happened, its paths: two for a rename or copy) for each file FROM..TO changes,
+    renames found as the patch's stats count them; odd names quoted as git quotes them."""
+    out = run(
+        git_dir, "-c", "core.quotePath=true", "diff", "--name-status", "--find-renames", "-l1000",
+        "--no-ext-diff", from_commit or EMPTY_TREE_SHA1, to_commit,
+    )  # fmt: skip
+    found = []
+    for line in out.splitlines():
+        status, *paths = line.split("\t")
+        found.append((STATUS_WORDS.get(status[:1], status), paths))
+    return found
+
+
 def changed_paths(git_dir: Path, from_commit: str | None, to_commit: str) -> list[str]:
     """Every path FROM..TO changes; a rename gives both its old and new path."""
     base = from_commit or EMPTY_TREE_SHA1

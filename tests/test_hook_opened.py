@@ -299,5 +299,5 @@ def test_the_review_mail_lists_the_release_s_commits_and_files(world: World) -> 
     (message,) = outbox(world)
     text = text_of(message)
     assert "Commits, newest first:\n  " in text and " two\n" in text
-    assert "Files changed:\n  app/main.py\n" in text
-    assert "<li><code>app/main.py</code></li>" in html_of(message)
+    assert "Files changed:\n  modified app/main.py\n" in text
+    assert "<li>modified <code>app/main.py</code></li>" in html_of(message)

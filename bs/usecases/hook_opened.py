@@ -39,7 +39,10 @@ def _release_lists(
     git_dir = forge.git_dir(repo)
     start = request.from_.commit if request.from_ else None
     commits = gitcmd.commit_subjects(git_dir, start, request.to.commit, LISTED_COMMITS)
-    files = gitcmd.changed_paths(git_dir, start, request.to.commit)
+    files = [
+        {"how": word, "paths": " -> ".join(paths)}
+        for word, paths in gitcmd.name_status(git_dir, start, request.to.commit)
+    ]
     return {
         "commits": commits,
         "more_commits": max(0, request.patch.commits - len(commits)),

@@ -60,27 +60,16 @@ def pull_request_body(request: ReleaseRequest, git_dir: Path, patch: PatchResult
     if stats.commits > MAX_LISTED_COMMITS:
         lines.append(f"- … and {stats.commits - MAX_LISTED_COMMITS} more")
     lines += ["", "</details>", "", "<details><summary>Files</summary>", ""]
-    names = gitcmd.run(
-        git_dir, "-c", "core.quotePath=true", "diff", "--name-status", "--find-renames", "-l1000",
-        "--no-ext-diff", from_commit or gitcmd.EMPTY_TREE_SHA1, request.to.commit,
-    ).splitlines()  # fmt: skip
-    lines += [_file_line(n) for n in names[:MAX_LISTED_FILES]]
+    names = gitcmd.name_status(git_dir, from_commit, request.to.commit)
+    lines += [_file_line(word, paths) for word, paths in names[:MAX_LISTED_FILES]]
     if len(names) > MAX_LISTED_FILES:
         lines.append(f"- … and {len(names) - MAX_LISTED_FILES} more")
     lines += ["", "</details>", "", f"Request id `{request.id}`. Opened with `bs open-request`."]
     return "\n".join(lines) + "\n"
 
 
-_STATUS_WORDS = {
-    "A": "added", "C": "copied", "D": "deleted", "M": "modified",
-    "R": "renamed", "T": "type changed", "U": "unmerged", "X": "unknown",
-}  # fmt: skip
-
-
-def _file_line(name_status: str) -> str:
-    """One line of `git diff --name-status` as a list item."""
-    status, *paths = name_status.split("\t")
-    word = _STATUS_WORDS.get(status[:1], status)
+def _file_line(word: str, paths: list[str]) -> str:
+    """One changed file as a list item."""
     shown = " → ".join(f"`{_code(p)}`" for p in paths)
     return f"- {word} {shown}"
 

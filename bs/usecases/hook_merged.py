@@ -81,10 +81,12 @@ def evaluate_merged(forge: Forge, config: BsConfig, pull: PullRequest) -> CheckR
 def approvals_of(
     forge: Forge, repo: str, pull: PullRequest, approvers: tuple[str, ...]
 ) -> list[Approval]:
-    """Each approver with when they approved the merged head."""
+    """Each approver with when they approved the merged head (before the merge)."""
     latest: dict[str, datetime] = {}
+    merged_at = pull.merged_at
     for review in forge.list_reviews(repo, pull.number):
-        if review.state == "APPROVED" and review.commit_id == pull.head_sha:
+        late = merged_at is not None and review.submitted_at > merged_at
+        if review.state == "APPROVED" and review.commit_id == pull.head_sha and not late:
             latest[review.user.lower()] = review.submitted_at
     return [Approval(user, latest.get(user.lower())) for user in approvers]
 

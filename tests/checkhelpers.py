@@ -68,6 +68,11 @@ def open_release(world: World, *, requester: str = "alice", migration: bool = Fa
     app.push_to(world.app_bare(FRONTEND))
     world.deploy(FRONTEND, "release_1")
     result = world.bs("open-request", "frontend", "release_2", "--json", user=requester)
+    return opened_from(result, release_1, release_2)
+
+
+def opened_from(result: Result, release_1: str, release_2: str) -> Opened:
+    """The request `bs open-request frontend release_2 --json` reported opening."""
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     return Opened(

@@ -28,7 +28,7 @@ import yaml
 from bs.core.links import KEY_BYTES, new_key_line
 from bs.core.pulls import PullRequest
 from bs.mail.outbox import outbox_messages
-from tests.checkhelpers import FRONTEND, REQUESTS, Opened, forge, publish_policy
+from tests.checkhelpers import FRONTEND, REQUESTS, Opened, forge, opened_from, publish_policy
 from tests.conftest import Result, World, git
 
 #: Who the hooks run as (on GitHub: bs's GitHub App).
@@ -110,19 +110,7 @@ def open_frontend(
     args = ["open-request", "frontend", "release_2", "--json"]
     if reason is not None:
         args += ["--reason", reason]
-    result = world.bs(*args, user=requester)
-    assert result.exit_code == 0, result.output
-    data = json.loads(result.stdout)
-    return Opened(
-        number=data["pull_request"]["number"],
-        request_id=data["id"],
-        request_file=data["request_file"],
-        patch_file=data["patch_file"],
-        patch_sha256=data["patch_sha256"],
-        branch=f"request/frontend/{data['id']}",
-        release_1=release_1,
-        release_2=release_2,
-    )
+    return opened_from(world.bs(*args, user=requester), release_1, release_2)
 
 
 def pull(world: World, number: int) -> PullRequest:

@@ -37,6 +37,7 @@ from tests.smtphelpers import (
     SmtpServer,
     closed_port,
     make_pki,
+    make_self_signed,
 )
 
 pytestmark = [
@@ -653,3 +654,29 @@ def test_no_secret_in_any_output_log_or_file(
             assert value not in line, what
         for name, content in files.items():
             assert value.encode() not in content, (what, name)
+
+
+def test_a_self_signed_certificate_named_in_ca_file_is_trusted(
+    world: World, tmp_path: Path, keys: dict[str, str]
+) -> None:
+    """STARTTLS to a server whose certificate signs itself: the merge hook's mail gets
+    through when mail.ca_file names that certificate, and not without it."""
+    own = make_self_signed(tmp_path / "self-signed")
+    opened = merged_release(world)
+    server = SmtpServer(own, "starttls").start()
+    try:
+        use_mail(world, server.port)  # the system's CAs only: refused, nothing sent
+        refused = world.bs("hook", "closed", str(opened.number), user="carol", env=keys)
+        assert refused.exit_code == 1, refused.output
+        assert "certificate could not be verified" in refused.stderr
+        assert server.received() == []
+
+        use_mail(world, server.port, ca_file=str(own.ca_file))
+        sent = world.bs("hook", "closed", str(opened.number), user="carol", env=keys)
+        assert sent.exit_code == 0, sent.output
+        (received,) = server.received()
+        assert received.tls
+        assert str(received.parsed()["To"]) == ALICE
+        verified(deploy_link(received.parsed()), keys, opened)
+    finally:
+        server.stop()

@@ -22,7 +22,7 @@ from bs.errors import BsError
 from bs.mail.compose import Attachment, Outgoing
 from bs.ports import Forge, Mailer
 from bs.usecases.check import check_pull_request
-from bs.usecases.notify import address_of, recorded_address, release_context, send_all
+from bs.usecases.notify import address_of, deliver, prepare, recorded_address, release_context
 
 #: How many commits and files the review mail lists before "and N more".
 LISTED_COMMITS, LISTED_FILES = 50, 100
@@ -148,7 +148,7 @@ def notify_review_list(
         thread=f"{request.app}/{request.id}",
         attachments=attachments,
     )
-    sent = send_all(mailer, config.mail, [outgoing], now)
+    sent = deliver(mailer, prepare(config.mail, [outgoing], now))
     return ReviewMail(
         pull, request, recipients, attach, patch_size, verdict.summary, tuple(sent),
         "" if attach else context["not_attached_why"],

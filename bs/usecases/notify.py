@@ -60,7 +60,6 @@ def unreadable_context(pull: PullRequest, repo: str) -> dict[str, Any]:
         "readable": False, "title": "", "app": "(no readable request)", "repo": repo, "request_id": "(none)",
         "requester": pull.author, "reason": "", "from_label": "?", "to_label": "?",
         "from_commit": "?", "to_commit": "?", "stats": "?", "digest": "?",
-        "commits": [], "files": [], "more_commits": 0, "more_files": 0,
         "pull_number": pull.number, "pull_url": pull.url,
     }  # fmt: skip
 
@@ -78,7 +77,7 @@ def release_context(request: ReleaseRequest, app: AppConfig, pull: PullRequest) 
         "app": request.app,
         "repo": app.repo,
         "request_id": request.id,
-        "requester": request.requested_by,
+        "requester": pull.author,  # the check made sure requested_by agrees
         "reason": request.reason or "",
         "from_label": version_label(request.from_.tag, request.from_.commit)
         if request.from_
@@ -105,12 +104,6 @@ def prepare(
 def deliver(mailer: Mailer, messages: Sequence[EmailMessage]) -> list[str]:
     """Send each message; where each went. Stops at the first failure (a BsError)."""
     return [mailer.send(message) for message in messages]
-
-
-def send_all(
-    mailer: Mailer, mail: MailCommon, messages: Sequence[Outgoing], now: Callable[[], datetime]
-) -> list[str]:
-    return deliver(mailer, prepare(mail, messages, now))
 
 
 def posted_by_me(forge: Forge, repo: str, number: int, kind: str) -> bool:

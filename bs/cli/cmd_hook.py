@@ -103,29 +103,14 @@ def closed(cli: CliContext, number: int | None, event_path: Path | None, as_json
       bs hook closed 12
       bs hook closed --event "$GITHUB_EVENT_PATH"
     """
-    from bs.usecases.hook_closed import (
-        NotARequest,
-        Removal,
-        read_request_report,
-        remove_denied_request,
-    )
-    from bs.usecases.hook_merged import EXIT_NOT_MET, AlreadyMinted, MintedLink, handle_merged
+    from bs.usecases.hook_closed import NotARequest, Removal
+    from bs.usecases.hook_merged import EXIT_NOT_MET, AlreadyMinted
     from bs.usecases.hook_refused import RefusedMerge
+    from bs.usecases.hooks import run_closed_hook
 
     pr = pull_number(number, event_path)
     config = cli.workspace.config
-    forge = cli.forge
-    pull = forge.get_pull_request(config.requests_repo, pr)
-    outcome: MintedLink | RefusedMerge | AlreadyMinted | NotARequest | Removal
-    if pull.merged:
-        outcome = handle_merged(forge, cli.mailer, config, pull, cli.keyring, now=_now)
-    else:
-        report = read_request_report(forge, config, pull)
-        outcome = (
-            report
-            if isinstance(report, NotARequest)
-            else remove_denied_request(forge, cli.mailer, config, report, now=_now)
-        )
+    outcome = run_closed_hook(cli.forge, cli.mailer, config, pr, cli.keyring, now=_now)
     if isinstance(outcome, NotARequest):
         if as_json:
             emit_json({"pull_request": pr, "outcome": "not-a-request", "reason": outcome.why})

@@ -59,19 +59,45 @@ def _name(common_name: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
-def make_pki(folder: Path) -> Pki:
-    """A CA and a server certificate for 127.0.0.1 and localhost, valid for a day."""
-    folder.mkdir(parents=True, exist_ok=True)
+def _builder(subject: str, issuer: str, public_key: Any) -> x509.CertificateBuilder:
+    """What every test certificate shares: names, key, serial, a day's validity."""
     now = dt.datetime.now(dt.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_cert = (
+    return (
         x509.CertificateBuilder()
-        .subject_name(_name("bs test CA"))
-        .issuer_name(_name("bs test CA"))
-        .public_key(ca_key.public_key())
+        .subject_name(_name(subject))
+        .issuer_name(_name(issuer))
+        .public_key(public_key)
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=1))
+    )
+
+
+#: The names the test servers answer to.
+SERVER_NAMES = x509.SubjectAlternativeName(
+    [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+)
+
+
+def _write(pki: Pki, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey) -> Pki:
+    """The server's certificate and key, as PEM files where `pki` says."""
+    pki.cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    pki.key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return pki
+
+
+def make_pki(folder: Path) -> Pki:
+    """A CA and a server certificate for 127.0.0.1 and localhost, valid for a day."""
+    folder.mkdir(parents=True, exist_ok=True)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_cert = (
+        _builder("bs test CA", "bs test CA", ca_key.public_key())
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
             x509.KeyUsage(
@@ -92,22 +118,8 @@ def make_pki(folder: Path) -> Pki:
     )
     key = ec.generate_private_key(ec.SECP256R1())
     cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name("127.0.0.1"))
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [
-                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                    x509.DNSName("localhost"),
-                ]
-            ),
-            critical=False,
-        )
+        _builder("127.0.0.1", "bs test CA", key.public_key())
+        .add_extension(SERVER_NAMES, critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
@@ -118,50 +130,23 @@ def make_pki(folder: Path) -> Pki:
     )
     pki = Pki(folder / "ca.pem", folder / "server.pem", folder / "server.key")
     pki.ca_file.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
-    pki.cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    pki.key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return pki
+    return _write(pki, cert, key)
 
 
 def make_self_signed(folder: Path) -> Pki:
     """A self-signed server certificate for 127.0.0.1 and localhost: its own CA, as a
     small organisation's mail relay often has. mail.ca_file names the certificate."""
     folder.mkdir(parents=True, exist_ok=True)
-    now = dt.datetime.now(dt.UTC)
     key = ec.generate_private_key(ec.SECP256R1())
     cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name("127.0.0.1"))
-        .issuer_name(_name("127.0.0.1"))
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
-            ),
-            critical=False,
-        )
+        _builder("127.0.0.1", "127.0.0.1", key.public_key())
+        .add_extension(SERVER_NAMES, critical=False)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
-    pki = Pki(folder / "server.pem", folder / "server.pem", folder / "server.key")
-    pki.cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    pki.key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
+    return _write(
+        Pki(folder / "server.pem", folder / "server.pem", folder / "server.key"), cert, key
     )
-    return pki
 
 
 # -- the server -----------------------------------------------------------------------

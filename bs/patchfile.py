@@ -23,6 +23,7 @@ from isal import isal_zlib
 
 from bs import gitcmd
 from bs.core.patchstats import PatchStats, PatchStatsCounter
+from bs.core.words import readable_size
 from bs.errors import BsError
 
 #: Options pinned so that user configuration (diff.algorithm, diff.noprefix,
@@ -88,10 +89,10 @@ def write_patch(
         path = sink.close()
         stored = path.stat().st_size
         if stored > max_stored:
-            compressed = f" ({_size(stored)} compressed)" if path == gz_path else ""
+            compressed = f" ({readable_size(stored)} compressed)" if path == gz_path else ""
             raise BsError(
-                f"the patch is too large to store: {_size(size)}{compressed} "
-                f"is over the limit of {_size(max_stored)} (patch.max_stored in bs.yaml). "
+                f"the patch is too large to store: {readable_size(size)}{compressed} "
+                f"is over the limit of {readable_size(max_stored)} (patch.max_stored in bs.yaml). "
                 "Release in smaller steps, or raise the limit if your forge accepts larger files."
             )
     except BaseException:
@@ -287,12 +288,3 @@ class _PatchSink:
             self._file.close()
         for path in (self.plain_path, self.gz_path):
             path.unlink(missing_ok=True)
-
-
-def _size(size: int) -> str:
-    """A size readable at any scale: 812 bytes, 41.3 kB, 242.2 MB."""
-    if size < 10_000:
-        return f"{size:,} bytes"
-    if size < 1_000_000:
-        return f"{size / 1000:,.1f} kB"
-    return f"{size / 1_000_000:,.1f} MB"

@@ -11,6 +11,15 @@ def count_noun(n: int, noun: str, plural: str | None = None) -> str:
     return f"{n:,} {word}"
 
 
+def readable_size(size: int) -> str:
+    """A size readable at any scale: 812 bytes, 41.3 kB, 242.2 MB."""
+    if size < 10_000:
+        return count_noun(size, "byte")
+    if size < 1_000_000:
+        return f"{size / 1000:,.1f} kB"
+    return f"{size / 1_000_000:,.1f} MB"
+
+
 def printable(text: str) -> str:
     """`text` without control or format characters (bidi overrides, zero-width...)
     or line and paragraph separators, each shown as its code point: names and paths

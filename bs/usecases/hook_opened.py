@@ -17,7 +17,7 @@ from bs.config import BsConfig
 from bs.core.checks import CheckResult
 from bs.core.pulls import PullRequest
 from bs.core.request import ReleaseRequest
-from bs.core.words import count_noun
+from bs.core.words import readable_size
 from bs.errors import BsError
 from bs.mail.compose import Attachment, Outgoing
 from bs.ports import Forge, Mailer
@@ -65,11 +65,7 @@ class ReviewMail:
 
 
 def _size_text(size: int | None) -> str:
-    if size is None:
-        return "size unknown"
-    if size < 10_000:
-        return count_noun(size, "byte")
-    return f"{size / 1_000_000:.1f} MB" if size >= 1_000_000 else f"{size / 1_000:.0f} kB"
+    return "size unknown" if size is None else readable_size(size)
 
 
 def notify_review_list(

@@ -24,6 +24,7 @@ from pydantic import (
 
 from bs.core.names import APP_NAME, EMAIL, GIT_REF_NAME, LOGIN, REPO_NAME
 from bs.core.tags import SchemeKind, TagScheme
+from bs.deployconfig import DeployConfig
 from bs.errors import BsError
 
 RepoName = Annotated[str, Field(pattern=REPO_NAME, description="OWNER/NAME, as on GitHub")]
@@ -173,12 +174,48 @@ GATEWAY_URL = (
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 
 
+class GitHubSignIn(StrictModel):
+    """Sign-in to the gateway with GitHub's OAuth web flow, for one organisation's members."""
+
+    org: Annotated[str, Field(pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")]
+    client_id_env: EnvName = "BS_GITHUB_CLIENT_ID"
+    client_secret_env: EnvName = "BS_GITHUB_CLIENT_SECRET"  # noqa: S105 (a variable's name)
+    web_url: Annotated[str, Field(pattern=r"^https://[A-Za-z0-9.:-]+$")] = Field(
+        default="https://github.com", description="GitHub Enterprise Server: its https URL"
+    )
+    api_url: Annotated[str, Field(pattern=r"^https://[A-Za-z0-9.:/-]+$")] = "https://api.github.com"
+
+
 class GatewayConfig(StrictModel):
     url: Annotated[str, Field(pattern=GATEWAY_URL)] = Field(
         default="http://127.0.0.1:8421",
         description="where the deploy gateway (bs serve) is reached; deploy links start with "
         "it. https, except on this machine (127.0.0.1, localhost, [::1])",
     )
+    store: Annotated[str, Field(pattern=r"^(sqlite|postgresql)(\+[a-z0-9]+)?://[^\s]*$")] = Field(
+        default="sqlite:///.bs/gateway.sqlite",
+        description="the gateway's database: sqlite:///PATH (relative to bs.yaml's folder) or "
+        "postgresql+psycopg://USER@HOST/DB; a URL with a password goes in BS_GATEWAY_STORE",
+    )
+    github: GitHubSignIn | None = Field(
+        default=None,
+        description="sign in with GitHub (required unless the forge is local and the gateway "
+        "listens only on this machine)",
+    )
+    lock_timeout: float = Field(
+        default=60, ge=2, le=3600,
+        description="seconds after which a deploy lock its gateway stopped renewing is freed",
+    )  # fmt: skip
+
+    @field_validator("store")
+    @classmethod
+    def _no_password(cls, url: str) -> str:
+        if re.match(r"^[a-z0-9+]+://[^/@]*:[^/@]*@", url):
+            raise ValueError(
+                "the store URL holds a password, and bs.yaml is in git: put the URL in the "
+                "BS_GATEWAY_STORE environment variable instead"
+            )
+        return url
 
     @field_validator("url")
     @classmethod
@@ -259,6 +296,10 @@ class AppConfig(StrictModel):
     policy: Annotated[str, Field(pattern=APP_NAME, description="policies/<policy>.yaml")]
     review_list: list[Annotated[str, Field(pattern=EMAIL)]] = Field(
         default_factory=list, description="addresses emailed about each request"
+    )
+    deploy: DeployConfig | None = Field(
+        default=None,
+        description="how the gateway deploys it: a command, a Jenkins job or a GitHub workflow",
     )
 
 

@@ -63,11 +63,19 @@ class Forge(Protocol):
         """Delete a branch; with `sha`, only while it still points at that commit."""
         ...
 
+    def set_branch(self, repo: str, branch: str, sha: str) -> None:
+        """Point `branch` at commit `sha` (creating it), as a push would."""
+        ...
+
     def open_pull_request(
         self, repo: str, *, head: str, base: str, title: str, body: str
     ) -> PullRequest: ...
 
     def get_pull_request(self, repo: str, number: int) -> PullRequest: ...
+
+    def list_pull_requests(self, repo: str, state: str = "open") -> list[PullRequest]:
+        """Pull requests in `state` (open, closed or all), oldest first."""
+        ...
 
     def list_pull_files(self, repo: str, number: int, head_sha: str) -> list[PullFile]:
         """The files commit `head_sha` of the pull request changes against where its branch
@@ -120,6 +128,10 @@ class DeployedVersionSource(Protocol):
 
     def deployed_commit(self, app: str, config: AppConfig) -> str | None:
         """The deployed commit, or None when nothing is deployed yet."""
+        ...
+
+    def record_deployed(self, app: str, config: AppConfig, commit: str) -> str:
+        """Say that `commit` is now deployed; returns what was done, in words."""
         ...
 
 

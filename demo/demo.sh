@@ -30,6 +30,7 @@ expect_status() {
   note "(exit status $got)"
 }
 
+PORT="${BS_DEMO_PORT:-8421}"
 rm -rf "$DEMO"
 mkdir -p "$FORGE/alphagov" "$DEMO/seed"
 git config --file "$GIT_CONFIG_GLOBAL" init.defaultBranch main
@@ -89,8 +90,9 @@ requests="$DEMO/seed/release-requests"
 git init -q "$requests"
 mkdir -p "$requests/policies" "$requests/requests"
 cp -r "$ROOT/policies/." "$requests/policies/"
+cp -r "$ROOT/deploy" "$requests/deploy"
 touch "$requests/requests/.keep"
-cat > "$requests/bs.yaml" <<'YAML'
+cat > "$requests/bs.yaml" <<YAML
 version: 1
 forge: {kind: local, path: ../forge}
 requests_repo: alphagov/release-requests
@@ -99,7 +101,8 @@ mail:
   path: ../outbox
   from: "GOV.UK releases <releases@example.gov.uk>"
 gateway:
-  url: http://127.0.0.1:8421      # bs serve (coming next); deploy links start with it
+  url: http://127.0.0.1:$PORT      # bs serve; deploy links start with it
+  store: sqlite:///../gateway.sqlite
 YAML
 commit "$requests" "Requests repository"
 git clone -q --bare "$requests" "$FORGE/alphagov/release-requests.git"
@@ -193,6 +196,26 @@ note "alice and the review list are told why; the pull request says so too."
 run bs mail show
 run bs mail list
 
+say "11. alice deploys frontend release_3 through the gateway, with her link"
+note "The gateway (bs serve) holds the deploy credentials; alice never does. On this machine it"
+note "offers a local sign-in (pick a user of the local forge); anywhere else, GitHub's."
+printf '%s$ %s%s\n' "$bold" "bs serve --port $PORT &" "$reset"
+bs serve --port "$PORT" 2> "$DEMO/gateway.log" &
+gateway=$!
+trap 'kill $gateway 2>/dev/null || true' EXIT
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/healthz" > /dev/null && break; sleep 0.1; done
+run curl -s "http://127.0.0.1:$PORT/healthz"
+echo
+note "alice's browser, driven over HTTP (demo/drive_gateway.py):"
+run python3 "$ROOT/demo/drive_gateway.py" --gateway "http://127.0.0.1:$PORT" --outbox "$DEMO/outbox" --user alice --address alice@example.gov.uk
+note "The deployed version moved: the next request starts from release_3."
+run bs tags frontend
+note "alice, bob (who approved) are told the outcome:"
+run bs mail show
+note "The gateway's own log names no link and no token:"
+sed 's/^/  /' "$DEMO/gateway.log" | grep -v "^  $" | tail -8
+kill "$gateway"; wait "$gateway" 2>/dev/null || true
+
 say "Done"
 note "Everything is in .demo/; run bs there yourself: cd .demo/release-requests && BS_USER=alice bs --help"
-note "Next (coming issues): the deploy gateway (bs serve) that alice's link opens; GitHub."
+note "To click through a deploy yourself: bs demo --serve (leaves the gateway running)."

@@ -51,6 +51,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "keys": ("bs.cli.cmd_keys", "keys", "Generate deploy-link signing keys."),
     "mail": ("bs.cli.cmd_mail", "mail", "Read the outbox; send a test message."),
+    "serve": ("bs.cli.cmd_serve", "serve", "Run the deploy gateway that deploy links open."),
 }
 
 

@@ -16,3 +16,7 @@ class RefSource:
 
     def deployed_commit(self, app: str, config: AppConfig) -> str | None:
         return self.forge.resolve_branch(config.repo, config.deployed.ref)
+
+    def record_deployed(self, app: str, config: AppConfig, commit: str) -> str:
+        self.forge.set_branch(config.repo, config.deployed.ref, commit)
+        return f"{config.deployed.ref} of {config.repo} now points at {commit[:12]}"

@@ -41,6 +41,10 @@ class LocalRepos:
     def current_user(self) -> str:
         return self.people.acting_user()
 
+    def known_users(self) -> list[str]:
+        """Every login in users.yaml (for the gateway's local sign-in)."""
+        return sorted(self.people.users, key=str.lower)
+
     def _team(self, team: str) -> str | None:
         """The team's name as teams.yaml spells it: names compare without case, as GitHub's."""
         return next((t for t in self.people.teams if t.lower() == team.lower()), None)
@@ -164,6 +168,11 @@ class LocalRepos:
         if self.resolve_branch(repo, branch) is not None:
             # With `sha`, only if the branch still points there (compare and swap).
             gitcmd.run(git_dir, "update-ref", "-d", f"refs/heads/{branch}", *([sha] if sha else []))
+
+    def set_branch(self, repo: str, branch: str, sha: str) -> None:
+        git_dir = self.git_dir(repo)
+        gitcmd.run(git_dir, "cat-file", "-e", f"{sha}^{{commit}}")
+        gitcmd.run(git_dir, "update-ref", f"refs/heads/{branch}", sha)
 
     def _identity_env(self, login: str, when: datetime) -> dict[str, str]:
         email = self.user_email(login) or f"{login}@users.noreply.local"

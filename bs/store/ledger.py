@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TypeVar
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from bs.core.links import LinkClaims
 from bs.store.tables import link_attempts, link_redemptions
+
+T = TypeVar("T")
 
 
 class LinkLedger:
@@ -21,6 +25,19 @@ class LinkLedger:
         An insert on the request's primary key: of any number of concurrent
         redemptions, the database lets exactly one in.
         """
+        return self.redeem_and(claims, digest, by, now)[0]
+
+    def redeem_and(
+        self,
+        claims: LinkClaims,
+        digest: str,
+        by: str,
+        now: datetime,
+        then: Callable[[Connection], T] | None = None,
+    ) -> tuple[bool, T | None]:
+        """`redeem`, and for the winner `then(connection)` in the same transaction
+        (the gateway creates the deployment there: a redemption never lacks one)."""
+        result: T | None = None
         try:
             with self.engine.begin() as connection:
                 connection.execute(
@@ -33,9 +50,11 @@ class LinkLedger:
                         redeemed_at=now.astimezone(UTC),
                     )
                 )
+                if then is not None:
+                    result = then(connection)
         except IntegrityError:
-            return False
-        return True
+            return False, None
+        return True, result
 
     def is_redeemed(self, request_key: str) -> bool:
         with self.engine.connect() as connection:

@@ -7,7 +7,7 @@ link of the request. Links are kept only as SHA-256 digests.
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text
 
 metadata = MetaData()
 
@@ -31,4 +31,60 @@ link_attempts = Table(
     Column("who", String(100)),
     Column("outcome", String(40), nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
+)
+
+#: One row per redeemed request: what was approved, and how its deploy went.
+deployments = Table(
+    "deployments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("request_key", String(200), nullable=False, unique=True),
+    Column("app", String(100), nullable=False),
+    Column("pull_request", Integer, nullable=False),
+    Column("requester", String(100), nullable=False),
+    #: The approval record, as the merge hook comments it (tags, commits, approvers, slot).
+    Column("record", Text, nullable=False),
+    Column("slot_start", DateTime(timezone=True), nullable=False),
+    Column("slot_end", DateTime(timezone=True), nullable=False),
+    #: ready, running, succeeded, failed, interrupted
+    Column("state", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("summary", Text, nullable=False, default=""),
+    Column("url", Text),
+    Column("deployed_by", String(100)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("started_at", DateTime(timezone=True)),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("heartbeat_at", DateTime(timezone=True)),
+)
+
+#: The deployer's output, line by line, for the live page and the record.
+deployment_log = Table(
+    "deployment_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("deployment_id", Integer, nullable=False, index=True),
+    Column("attempt", Integer, nullable=False),
+    Column("line", Text, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
+#: One row per app being deployed: the primary key makes taking it atomic. A holder
+#: that stops renewing it (a crashed gateway) loses it once `expires_at` passes.
+app_locks = Table(
+    "app_locks",
+    metadata,
+    Column("app", String(100), primary_key=True),
+    Column("deployment_id", Integer, nullable=False),
+    Column("holder", String(64), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
+#: Server-side sessions: the cookie holds a random id, the store only its digest.
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("id_digest", String(64), primary_key=True),
+    Column("data", Text, nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False, index=True),
 )

@@ -91,6 +91,40 @@ def approvals_of(
     return [Approval(user, latest.get(user.lower())) for user in approvers]
 
 
+def approval_record(report: CheckReport, approvals: list[Approval], slot: Slot) -> dict[str, Any]:
+    """What was approved, by whom, and when it may be deployed: no secret in it.
+
+    The merge hook comments it; the gateway keeps it with the deployment.
+    """
+    pull, request, policy = report.pull, report.request, report.policy
+    assert request is not None and policy is not None and pull.merged_at is not None
+    merged_at = pull.merged_at.astimezone(UTC)
+    requester = pull.author
+    return {
+        "pull_request": pull.number,
+        "app": request.app,
+        "request": request.id,
+        "requester": requester,
+        "approvers": [{"user": a.user, "approved_at": _iso(a.at)} for a in approvals],
+        "merged_by": pull.merged_by,
+        "merged_at": _iso(merged_at),
+        "from": {"tag": request.from_.tag, "commit": request.from_.commit}
+        if request.from_
+        else None,
+        "to": {"tag": request.to.tag, "commit": request.to.commit},
+        "head": pull.head_sha,
+        "merge_commit": pull.merge_commit_sha,
+        "patch_sha256": request.patch.sha256,
+        "patch_file": request.patch.file,
+        "policy": report.verdict.policy_name,
+        "slot": {
+            "start": _iso(slot.start),
+            "end": _iso(slot.end),
+            "timezone": policy.deploy.timezone,
+        },
+    }
+
+
 def mint_for_merged(
     forge: Forge,
     mailer: Mailer,
@@ -127,28 +161,7 @@ def mint_for_merged(
     keyring = keyring_loader()
     approvals = approvals_of(forge, repo, pull, report.verdict.approvers)
     zone = policy.deploy.zone
-    record = {
-        "pull_request": pull.number,
-        "app": request.app,
-        "request": request.id,
-        "requester": requester,
-        "approvers": [{"user": a.user, "approved_at": _iso(a.at)} for a in approvals],
-        "merged_by": pull.merged_by,
-        "merged_at": _iso(merged_at),
-        "from": {"tag": request.from_.tag, "commit": request.from_.commit}
-        if request.from_
-        else None,
-        "to": {"tag": request.to.tag, "commit": request.to.commit},
-        "head": pull.head_sha,
-        "merge_commit": pull.merge_commit_sha,
-        "patch_sha256": request.patch.sha256,
-        "policy": report.verdict.policy_name,
-        "slot": {
-            "start": _iso(slot.start),
-            "end": _iso(slot.end),
-            "timezone": policy.deploy.timezone,
-        },
-    }
+    record = approval_record(report, approvals, slot)
     claims = LinkClaims(
         purpose=DEPLOY_LINK, app=request.app, request_id=request.id, pull_request=pull.number,
         requester=requester, not_before=slot.start, expires=slot.end,

@@ -4,14 +4,19 @@ Verification order, as SECURITY.md says: the signature (constant time), the
 purpose and expiry, that the person signed in is the requester, that the
 slot has started, then the atomic consume, per request. Every attempt is
 recorded with its internal reason; the person is shown one page for all
-refusals. The gateway (next) adds the re-verification from the forge.
+refusals. The gateway passes `verify`, its re-verification from the forge,
+run after the link's own checks and before the consume: a link whose
+release no longer holds is not spent.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
+
+from sqlalchemy import Connection
 
 from bs.core.links import (
     DEPLOY_LINK,
@@ -25,24 +30,38 @@ from bs.store.ledger import LinkLedger
 
 Refusal = Literal[
     "malformed", "unknown_key", "bad_signature", "wrong_purpose", "expired",
-    "not_requester", "not_yet", "used",
+    "not_requester", "not_yet", "used", "not_verified",
 ]  # fmt: skip
 
 
 @dataclass(frozen=True)
 class Redeemed:
     claims: LinkClaims
+    #: What `verify` returned (the gateway's Verified).
+    verified: Any = None
+    #: What `then` returned (the gateway's deployment id).
+    made: Any = None
 
 
 @dataclass(frozen=True)
 class Refused:
     reason: Refusal
     claims: LinkClaims | None = None
+    #: Why `verify` refused, for the requester (never shown to anyone else).
+    detail: str = ""
 
 
 def redeem_link(
-    token: str, keyring: Keyring, ledger: LinkLedger, signed_in_as: str, now: datetime
+    token: str,
+    keyring: Keyring,
+    ledger: LinkLedger,
+    signed_in_as: str,
+    now: datetime,
+    verify: Callable[[LinkClaims], tuple[bool, Any]] | None = None,
+    then: Callable[[Connection, Any], Any] | None = None,
 ) -> Redeemed | Refused:
+    """`verify(claims)` returns (True, what it found) or (False, why not); for the one
+    redemption that wins, `then(connection, found)` runs in the consume's transaction."""
     digest = link_digest(token)
     try:
         claims = verify_link_token(token, keyring, purpose=DEPLOY_LINK, now=now)
@@ -54,10 +73,18 @@ def redeem_link(
         outcome = Refused("not_requester", claims)
     elif now < claims.not_before:
         outcome = Refused("not_yet", claims)
-    elif not ledger.redeem(claims, digest, signed_in_as, now):
+    elif ledger.is_redeemed(claims.request_key):
         outcome = Refused("used", claims)
     else:
-        outcome = Redeemed(claims)
+        ok, found = verify(claims) if verify else (True, None)
+        if not ok:
+            outcome = Refused("not_verified", claims, detail=str(found))
+        else:
+            won, made = ledger.redeem_and(
+                claims, digest, signed_in_as, now,
+                (lambda connection: then(connection, found)) if then else None,
+            )  # fmt: skip
+            outcome = Redeemed(claims, found, made) if won else Refused("used", claims)
     label = "redeemed" if isinstance(outcome, Redeemed) else outcome.reason
     ledger.record_attempt(digest, claims.request_key, signed_in_as, label, now)
     return outcome

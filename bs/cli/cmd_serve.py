@@ -1,0 +1,69 @@
+"""``bs serve``: the deploy gateway on this machine."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from types import FrameType
+
+import click
+
+from bs.cli.context import CliContext, pass_cli
+
+#: How long a stopping gateway waits for its running deploys to stop.
+STOP_WAIT_SECONDS = 60.0
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8421, show_default=True)
+@pass_cli
+def serve(cli: CliContext, host: str, port: int) -> None:
+    """Run the deploy gateway: deploy links open here.
+
+    It signs people in (GitHub, or on this machine a pick of the local
+    forge's users), turns each link into its deployment once, runs the
+    deploy with the credentials only it holds, and records the result.
+    Settings come from bs.yaml's gateway: block; keys from BS_LINK_KEYS or
+    BS_LINK_KEYS_FILE; a store URL with a password from BS_GATEWAY_STORE.
+
+    For production, run it under gunicorn instead (see the README):
+    gunicorn -c python:bs.gateway.gunicorn_conf 'bs.gateway.wsgi:app'
+
+    \b
+    Example:
+      bs serve                      # http://127.0.0.1:8421, local sign-in
+      bs serve --host 0.0.0.0       # needs gateway.github in bs.yaml
+    """
+    from werkzeug.serving import make_server
+
+    from bs.gateway.serve import RedactingHandler, build_app, build_settings
+
+    settings = build_settings(cli.workspace, cli.env, host=host)
+    app = build_app(settings)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = make_server(host, port, app, threaded=True, request_handler=RedactingHandler)
+    bound = server.server_address
+    click.echo(
+        f"bs gateway listening on http://{host}:{bound[1]} (links start with "
+        f"{settings.config.gateway.url}); Ctrl-C stops it",
+        err=True,
+    )
+    stopping = app.extensions["bs"].deploy.stopping
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        stopping.set()
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    server.serve_forever()
+    running = [t for t in threading.enumerate() if t.name.startswith("deploy-")]
+    if running:
+        click.echo(f"waiting for {len(running)} running deploy(s) to stop...", err=True)
+    for thread in running:
+        thread.join(STOP_WAIT_SECONDS)
+    sys.stdout.flush()

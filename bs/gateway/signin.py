@@ -1,0 +1,139 @@
+"""Signing in to the gateway: GitHub's OAuth web flow, or a local sign-in.
+
+GitHub: Authlib runs the web flow with ``state`` (kept in the server-side
+session); only members of the configured organisation get in. Local: pick a
+user of the local forge, offered only while the gateway listens on loopback
+and only to requests from this machine. Either way the session is rotated.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+from typing import Any
+
+from flask import Blueprint, Flask, abort, redirect, render_template, request, session, url_for
+from werkzeug.wrappers import Response
+
+from bs.gateway.sessions import ServerSession
+from bs.gateway.state import gateway
+
+signin = Blueprint("signin", __name__)
+
+
+def safe_next(path: object) -> str:
+    """A path on this gateway to go back to; anything else is the home page."""
+    if isinstance(path, str) and path.startswith("/") and not path.startswith(("//", "/\\")):
+        return path
+    return "/"
+
+
+def remember_next(path: str) -> None:
+    session["next"] = safe_next(path)
+
+
+def start_session(user: str, **data: object) -> None:
+    """Replace the session with a new one for `user` (a new id, a new CSRF token)."""
+    current = session._get_current_object()  # type: ignore[attr-defined]
+    assert isinstance(current, ServerSession)
+    current.rotate({"user": user, "csrf": secrets.token_urlsafe(32), **data})
+
+
+def _start_session(user: str) -> Response:
+    target = safe_next(session.get("next"))
+    start_session(user)
+    return redirect(target, code=303)
+
+
+@signin.get("/signin")
+def page() -> str:
+    settings = gateway().settings
+    users = settings.local_users() if settings.local_users and _from_loopback() else None
+    github = settings.config.gateway.github
+    return render_template(
+        "signin.html", title="Sign in", local_users=users, github=github.org if github else None,
+        message=request.args.get("why", "")[:200],
+    )  # fmt: skip
+
+
+def _from_loopback() -> bool:
+    try:
+        return ipaddress.ip_address(request.remote_addr or "").is_loopback
+    except ValueError:
+        return False
+
+
+@signin.post("/signin/local")
+def local() -> Response:
+    settings = gateway().settings
+    if settings.local_users is None or not _from_loopback():
+        abort(403, "Local sign-in is only for a gateway listening on this machine.")
+    user = request.form.get("user", "")
+    known = {name.lower(): name for name in settings.local_users()}
+    if user.lower() not in known:
+        abort(400, "No such user on the local forge: pick one from the list.")
+    return _start_session(known[user.lower()])
+
+
+@signin.post("/signout")
+def signout() -> Response:
+    session.clear()
+    return redirect(url_for("signin.page"), code=303)
+
+
+def register_github(app: Flask, client_id: str, client_secret: str) -> None:
+    from authlib.integrations.flask_client import OAuth
+
+    github = gateway_config(app)
+    oauth = OAuth(app)
+    oauth.register(
+        "github", client_id=client_id, client_secret=client_secret,
+        access_token_url=f"{github.web_url}/login/oauth/access_token",
+        authorize_url=f"{github.web_url}/login/oauth/authorize",
+        api_base_url=github.api_url.rstrip("/") + "/",
+        client_kwargs={"scope": "read:org"},
+    )  # fmt: skip
+    app.extensions["bs_oauth"] = oauth
+
+
+def gateway_config(app: Flask) -> Any:
+    found = app.extensions["bs"].settings.config.gateway.github
+    assert found is not None
+    return found
+
+
+@signin.get("/signin/github")
+def github() -> Response:
+    from flask import current_app
+
+    oauth = current_app.extensions.get("bs_oauth")
+    if oauth is None:
+        abort(404, "Sign-in with GitHub is not set up on this gateway.")
+    base = gateway().settings.config.gateway.url.rstrip("/")
+    response: Response = oauth.github.authorize_redirect(f"{base}/signin/github/callback")
+    return response
+
+
+@signin.get("/signin/github/callback")
+def github_callback() -> Response:
+    from authlib.integrations.base_client.errors import OAuthError
+    from flask import current_app
+
+    from requests import RequestException
+
+    oauth = current_app.extensions.get("bs_oauth")
+    if oauth is None:
+        abort(404, "Sign-in with GitHub is not set up on this gateway.")
+    org = gateway().settings.config.gateway.github
+    assert org is not None
+    try:
+        token = oauth.github.authorize_access_token()
+        user = oauth.github.get("user", token=token)
+        user.raise_for_status()
+        login = user.json()["login"]
+        membership = oauth.github.get(f"user/memberships/orgs/{org.org}", token=token)
+    except (OAuthError, RequestException, KeyError, ValueError):
+        abort(403, "GitHub did not confirm who you are. Sign in again.")
+    if membership.status_code != 200 or membership.json().get("state") != "active":
+        abort(403, f"Only members of {org.org} may sign in to this gateway.")
+    return _start_session(str(login))

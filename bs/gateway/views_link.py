@@ -1,0 +1,103 @@
+"""``/link/<token>``: a deploy link becomes a deployment, once.
+
+GET and HEAD only show a page and change nothing, so a mail scanner that
+opens every link spends none. The POST from the confirmation page's button
+redeems it: the link's own checks, then the gateway's re-verification from
+the forge, then the atomic consume that also creates the deployment, then a
+new session bound to that deployment. Invalid, expired, used and someone
+else's links all get the same page; every POST is recorded.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, redirect, render_template, request, url_for
+from sqlalchemy import Connection
+from werkzeug.wrappers import Response
+
+from bs.core.links import DEPLOY_LINK, LinkClaims, LinkRefused, verify_link_token
+from bs.core.slots import describe_instant
+from bs.gateway.signin import remember_next, start_session
+from bs.gateway.state import Gateway, gateway, signed_in
+from bs.usecases.deploy import zone_of
+from bs.usecases.redeem import Redeemed, redeem_link
+from bs.usecases.reverify import NotVerified, Verified, reverify
+
+link = Blueprint("link", __name__)
+
+REFUSED_TITLE = "This link cannot be used"
+
+
+def _refused() -> tuple[str, int]:
+    return render_template("link_refused.html", title=REFUSED_TITLE), 403
+
+
+def _sign_in_first() -> str:
+    remember_next(request.path)
+    return render_template("link_signin.html", title="Deploy link")
+
+
+@link.get("/link/<token>")
+def confirm(token: str) -> str | tuple[str, int]:
+    user = signed_in()
+    if user is None:
+        return _sign_in_first()
+    found = gateway()
+    settings = found.settings
+    now = settings.now()
+    try:
+        claims = verify_link_token(token, settings.keyring, purpose=DEPLOY_LINK, now=now)
+    except LinkRefused:
+        return _refused()
+    if claims.requester.lower() != user.lower() or found.ledger.is_redeemed(claims.request_key):
+        return _refused()
+    verified = reverify(settings.forge, settings.config, claims)
+    if isinstance(verified, NotVerified):
+        return _not_verified(verified.why)
+    zone = zone_of(verified.record)
+    return render_template(
+        "link_confirm.html", title=f"Deploy {claims.app}?", record=verified.record,
+        slot_start=describe_instant(verified.slot_start, zone),
+        slot_end=describe_instant(verified.slot_end, zone),
+        link_action=request.path, patch_url=None,
+    )  # fmt: skip
+
+
+def _not_verified(why: str) -> tuple[str, int]:
+    return render_template("link_not_verified.html", title="Not deployable now", why=why), 409
+
+
+@link.post("/link/<token>")
+def redeem(token: str) -> Response | tuple[str, int] | str:
+    user = signed_in()
+    if user is None:
+        return _sign_in_first()
+    found = gateway()
+    settings = found.settings
+
+    def verify(claims: LinkClaims) -> tuple[bool, Any]:
+        result = reverify(settings.forge, settings.config, claims)
+        return (False, result.why) if isinstance(result, NotVerified) else (True, result)
+
+    outcome = redeem_link(
+        token, settings.keyring, found.ledger, user, settings.now(), verify,
+        lambda connection, verified: _create(found, connection, verified, user),
+    )  # fmt: skip
+    if not isinstance(outcome, Redeemed):
+        if outcome.reason == "not_verified":  # only ever the requester gets here
+            return _not_verified(outcome.detail)
+        return _refused()
+    # A new session, bound to this deployment: the old id (and its CSRF token) is dead.
+    start_session(user, deployment=outcome.made)
+    return redirect(url_for("deploy.page", deployment_id=outcome.made), code=303)
+
+
+def _create(found: Gateway, connection: Connection, verified: Verified, user: str) -> int:
+    request_ = verified.request
+    return found.deployments.create(
+        connection, request_key=f"{request_.app}/{request_.id}", app=request_.app,
+        pull_request=int(verified.record["pull_request"]), requester=verified.record["requester"],
+        record=verified.record, slot_start=verified.slot_start, slot_end=verified.slot_end,
+        now=found.settings.now(),
+    )  # fmt: skip

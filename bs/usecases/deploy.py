@@ -1,0 +1,239 @@
+"""Running an approved release: from the Deploy button to the recorded result.
+
+`start_deploy` decides, in the request, whether the deploy may start: the
+person is the requester, the slot is open, the deployment is not finished or
+interrupted, the release still holds on the forge, the app has a deployer
+and its credentials are present, and nobody else is deploying the app (the
+store's lock). Then `run_deploy` runs in the background: the deployer's
+output goes to the store line by line, the lock is renewed while it runs,
+and at the end the deployed version moves and the requester and approvers
+are emailed the result.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bs.config import AppConfig, BsConfig
+from bs.core.links import DEPLOY_LINK, LinkClaims
+from bs.core.slots import describe_instant
+from bs.deployed import source_for
+from bs.deployers import Deployer, DeployJob, DeployOutcome, deployer_for
+from bs.errors import BsError
+from bs.mail.compose import Outgoing
+from bs.ports import Forge, Mailer
+from bs.store.deployments import Busy, Deployment, Deployments, NotStartable
+from bs.usecases.notify import address_of, deliver, prepare
+from bs.usecases.reverify import NotVerified, Verified, reverify
+
+log = logging.getLogger("bs.gateway.deploy")
+
+#: A line longer than this is cut; a deploy that writes more lines than this is cut short.
+MAX_LINE = 4000
+MAX_LINES = 20000
+
+
+@dataclass
+class DeployContext:
+    """What a deploy needs from the gateway: its ports, its clock, its identity."""
+
+    forge: Forge
+    config: BsConfig
+    store: Deployments
+    mailer: Mailer
+    env: Mapping[str, str]
+    now: Callable[[], datetime]
+    #: This gateway process's id in the lock table.
+    holder: str
+    #: Set when the gateway shuts down: running deployers are asked to stop.
+    stopping: threading.Event = field(default_factory=threading.Event)
+    #: The requests repository's checkout: deploy commands run there.
+    root: Path = field(default_factory=Path.cwd)
+    make_deployer: Callable[[AppConfig, Mapping[str, str], Path], Deployer] = field(
+        default=lambda app, env, root: app_deployer(app, env, root)
+    )
+
+
+def app_deployer(app: AppConfig, env: Mapping[str, str], root: Path) -> Deployer:
+    assert app.deploy is not None  # start_deploy checks first
+    return deployer_for(app.deploy, env, root)
+
+
+@dataclass(frozen=True)
+class Started:
+    attempt: int
+    thread: threading.Thread
+
+
+@dataclass(frozen=True)
+class NotStarted:
+    why: str
+
+
+def claims_of(deployment: Deployment) -> LinkClaims:
+    """The link's claims as far as the record keeps them (for re-verification)."""
+    app, _, request_id = deployment.request_key.partition("/")
+    return LinkClaims(
+        purpose=DEPLOY_LINK, app=app, request_id=request_id,
+        pull_request=deployment.pull_request, requester=deployment.requester,
+        not_before=deployment.slot_start, expires=deployment.slot_end, nonce="", key_id="",
+    )  # fmt: skip
+
+
+def start_deploy(ctx: DeployContext, deployment: Deployment, by: str) -> Started | NotStarted:
+    now = ctx.now()
+    if by.lower() != deployment.requester.lower():
+        return NotStarted(f"only {deployment.requester}, who asked for this release, may deploy it")
+    if now < deployment.slot_start:
+        return NotStarted("the deploy slot has not started yet")
+    if now >= deployment.slot_end:
+        return NotStarted("the deploy slot has ended: open a new request to deploy this release")
+    if deployment.state == "succeeded":
+        return NotStarted("this release is already deployed")
+    if deployment.state == "interrupted":
+        return NotStarted(deployment.summary)
+    if deployment.state == "running":
+        return NotStarted("this deployment is already running")
+    found = reverify(ctx.forge, ctx.config, claims_of(deployment))
+    if isinstance(found, NotVerified):
+        return NotStarted(f"it cannot be deployed now: {found.why}")
+    if found.app.deploy is None:
+        return NotStarted(
+            f"{deployment.app} has no deployer: add a deploy: block for it to "
+            "policies/apps.yaml on the default branch (a command, jenkins or github-workflow)"
+        )
+    try:
+        deployer = ctx.make_deployer(found.app, ctx.env, ctx.root)
+    except BsError as exc:
+        return NotStarted(exc.message)
+    taken = ctx.store.start(deployment.id, deployment.app, by=by, holder=ctx.holder, now=now)
+    if isinstance(taken, Busy):
+        if taken.deployment_id == deployment.id:
+            return NotStarted("this deployment is already running")
+        return NotStarted(
+            f"another deployment of {deployment.app} (#{taken.deployment_id}) is running: "
+            "try again when it has finished"
+        )
+    if isinstance(taken, NotStartable):
+        return NotStarted(f"this deployment is {taken.state}")
+    thread = threading.Thread(
+        target=run_deploy, args=(ctx, deployment, found, deployer, taken),
+        name=f"deploy-{deployment.id}", daemon=True,
+    )  # fmt: skip
+    thread.start()
+    return Started(taken, thread)
+
+
+def run_deploy(
+    ctx: DeployContext, deployment: Deployment, verified: Verified, deployer: Deployer, attempt: int
+) -> DeployOutcome:
+    store, app = ctx.store, deployment.app
+    lost = threading.Event()
+    done = threading.Event()
+    written = 0
+
+    def write(line: str) -> None:
+        nonlocal written
+        written += 1
+        if written > MAX_LINES:
+            if written == MAX_LINES + 1:
+                store.append_log(
+                    deployment.id, attempt, ["[output cut: too many lines]"], ctx.now()
+                )
+            return
+        store.append_log(deployment.id, attempt, [redact(line, ctx.env)[:MAX_LINE]], ctx.now())
+
+    def keep_lock() -> None:
+        interval = max(store.lock_ttl.total_seconds() / 4, 0.05)
+        while not done.wait(interval):
+            if not store.renew(deployment.id, app, ctx.holder, ctx.now()):
+                lost.set()
+                return
+
+    renewer = threading.Thread(target=keep_lock, name=f"lock-{deployment.id}", daemon=True)
+    renewer.start()
+    request = verified.request
+    job = DeployJob(app, verified.app.repo, request.to.tag, request.to.commit, deployment.id)
+    try:
+        outcome = deployer.deploy(job, write, lambda: ctx.stopping.is_set() or lost.is_set())
+    except BsError as exc:
+        outcome = DeployOutcome(False, exc.message)
+    except Exception:  # a bug in a deployer: the record says so, the log has the rest
+        log.exception("deployer crashed on deployment %s", deployment.id)
+        outcome = DeployOutcome(False, "the deployer failed unexpectedly: see the gateway's log")
+    summary = outcome.summary
+    if outcome.ok:
+        try:
+            moved = source_for(verified.app, ctx.forge).record_deployed(
+                app, verified.app, request.to.commit
+            )
+            write(f"deployed version recorded: {moved}")
+        except BsError as exc:
+            summary += f"; but the deployed version could not be recorded: {exc.message}"
+            write(summary)
+    done.set()
+    renewer.join()
+    store.finish(
+        deployment.id, app, ctx.holder, ok=outcome.ok, summary=summary, url=outcome.url,
+        now=ctx.now(),
+    )  # fmt: skip
+    final = store.get(deployment.id)
+    if final is not None:
+        try:
+            deliver(ctx.mailer, prepare(ctx.config.mail, [outcome_mail(ctx, final)], ctx.now))
+        except BsError as exc:
+            log.warning("could not email the outcome of deployment %s: %s", deployment.id, exc)
+    return outcome
+
+
+def redact(line: str, env: Mapping[str, str]) -> str:
+    """A line with the values of secret-looking variables of the gateway's replaced."""
+    for name, value in env.items():
+        if len(value) >= 8 and any(w in name for w in ("TOKEN", "PASSWORD", "SECRET", "KEY")):
+            line = line.replace(value, "[redacted]")
+    return line
+
+
+def outcome_mail(ctx: DeployContext, deployment: Deployment) -> Outgoing:
+    record = deployment.record
+    people = [deployment.requester] + [a["user"] for a in record.get("approvers", [])]
+    addresses = []
+    for person in people:
+        address = address_of(person, ctx.forge, ctx.config.mail)
+        if address and address not in addresses:
+            addresses.append(address)
+    to = record["to"]
+    to_label = to["tag"] or to["commit"][:12]
+    word = {"succeeded": "Deployed", "failed": "Deploy failed"}.get(deployment.state, "Deploy")
+    start = record.get("from")
+    return Outgoing(
+        template="deployed",
+        subject=f"[{deployment.app}] {word}: {to_label}",
+        to=tuple(addresses),
+        context={
+            "title": f"{word}: {deployment.app} {to_label}",
+            "app": deployment.app, "request_id": record["request"], "state": deployment.state,
+            "ok": deployment.state == "succeeded", "summary": deployment.summary,
+            "to_label": to_label, "to_commit": to["commit"],
+            "from_label": (start["tag"] or start["commit"][:12]) if start else "nothing",
+            "requester": deployment.requester, "deployed_by": deployment.deployed_by or "",
+            "approvers": [a["user"] for a in record.get("approvers", [])],
+            "finished": describe_instant(deployment.finished_at, zone_of(record))
+            if deployment.finished_at else "",
+            "page": f"{ctx.config.gateway.url.rstrip('/')}/deployments/{deployment.id}",
+            "url": deployment.url or "", "pull_number": deployment.pull_request,
+        },
+        thread=f"{deployment.app}/{record['request']}",
+    )  # fmt: skip
+
+
+def zone_of(record: dict[str, Any]) -> ZoneInfo:
+    """The policy's time zone, as the approval record names it."""
+    return ZoneInfo(record.get("slot", {}).get("timezone") or "UTC")

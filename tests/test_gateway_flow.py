@@ -1,0 +1,50 @@
+"""The gateway end to end through Flask's test client: link, redemption, deploy, record."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from tests.conftest import World
+from tests.gatewayhelpers import csrf_of, gateway, minted, redeem, sign_in
+from tests.hookhelpers import outbox, recipients
+
+
+def wait_finished(client, url: str, limit: float = 30.0) -> dict:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        progress = client.get(url + "/progress").get_json()
+        if progress["state"] not in ("running", "ready"):
+            return progress
+        time.sleep(0.05)
+    raise AssertionError("the deploy did not finish")
+
+
+def test_link_to_finished_deployment(world: World, tmp_path: Path) -> None:
+    link = minted(world, tmp_path)
+    client = gateway(link).test_client()
+    # Not signed in: a sign-in page, nothing spent.
+    first = client.get(link.path)
+    assert first.status_code == 200 and "Sign in to continue" in first.text
+    sign_in(client, "alice")
+    response = redeem(client, link)
+    assert response.status_code == 303
+    page_url = response.headers["Location"]
+    assert page_url == "/deployments/1"
+    page = client.get(page_url)
+    assert "Deploy release_2 to frontend" in page.text
+    started = client.post(page_url + "/deploy", data={"csrf": csrf_of(page.text)})
+    assert started.status_code == 303, started.text
+    progress = wait_finished(client, page_url)
+    assert progress["state"] == "succeeded", progress
+    log = client.get(page_url + "/progress").get_json()["lines"]
+    assert any("deploying frontend release_2" in line["line"] for line in log)
+    assert link.run_count() == 1
+    assert link.deployed_commit() == link.release_2
+    # The outcome mail goes to alice and bob.
+    last = outbox(world)[-1]
+    assert sorted(recipients(last)) == ["alice@example.gov.uk", "bob@example.gov.uk"]
+    assert "Deployed: release_2" in last["Subject"]
+    # The same link again: refused, and nothing more deployed.
+    again = client.get(link.path)
+    assert again.status_code == 403

@@ -199,6 +199,23 @@ run bs mail list
 say "11. alice deploys frontend release_3 through the gateway, with her link"
 note "The gateway (bs serve) holds the deploy credentials; alice never does. On this machine it"
 note "offers a local sign-in (pick a user of the local forge); anywhere else, GitHub's."
+if [ "${BS_DEMO_SERVE:-}" = 1 ]; then
+  link=$(python3 - "$DEMO/outbox" <<'PY'
+import email, email.policy, pathlib, re, sys
+for path in sorted(pathlib.Path(sys.argv[1]).glob("*.eml"), reverse=True):
+    body = email.message_from_bytes(path.read_bytes(), policy=email.policy.default).get_body(("plain",))
+    found = re.search(r"http://\S+/link/\S+", body.get_content() if body else "")
+    if found:
+        print(found.group(0)); break
+PY
+)
+  note "The gateway stays running for you. In a browser on this machine:"
+  printf '\n  1. open alice'"'"'s deploy link (from her mail):\n     %s\n' "$link"
+  printf '  2. sign in as alice (the local sign-in lists the forge'"'"'s users)\n'
+  printf '  3. press "Open the deployment", then "Deploy", and watch the log\n'
+  printf '  The home page, http://127.0.0.1:%s/, shows apps, requests and deployments. Ctrl-C stops it.\n\n' "$PORT"
+  exec bs serve --port "$PORT"
+fi
 printf '%s$ %s%s\n' "$bold" "bs serve --port $PORT &" "$reset"
 bs serve --port "$PORT" 2> "$DEMO/gateway.log" &
 gateway=$!

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import email
+import html
 import email.policy
 import re
 import sys
@@ -65,9 +66,17 @@ def main() -> None:
 
     page = browser.get(link)
     step(f"GET {shown}: {page.status_code} '{title(page)}' (nothing is spent by opening it)")
-    page = browser.get(base + "/signin")
+    found = re.search(r'id="sign-in-to-continue" href="([^"]+)"', page.text)
+    if not found:
+        sys.exit("no sign-in button on the link's page")
+    page = browser.get(base + html.unescape(found.group(1)))
+    back_to = re.search(r'name="next" value="([^"]*)"', page.text)
     page = browser.post(
-        base + "/signin/local", data={"user": args.user, "csrf": csrf(page)}, headers=origin
+        base + "/signin/local",
+        data={"user": args.user, "csrf": csrf(page), "next": html.unescape(back_to.group(1))}
+        if back_to
+        else {"user": args.user, "csrf": csrf(page)},
+        headers=origin,
     )
     step(f"signed in as {args.user} (local sign-in), back on the link: '{title(page)}'")
     for label in ("Requested by", "Approved by", "Deploy slot"):

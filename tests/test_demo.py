@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,9 @@ def test_demo_runs_the_flow(tmp_path: Path) -> None:
     env["BS_DEMO_DIR"] = str(tmp_path / "demo")
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
     env.pop("BS_USER", None)
+    with socket.socket() as probe:  # a free port for the demo's gateway
+        probe.bind(("127.0.0.1", 0))
+        env["BS_DEMO_PORT"] = str(probe.getsockname()[1])
     result = subprocess.run(
         ["bash", str(ROOT / "demo" / "demo.sh")],
         env=env,
@@ -50,13 +54,23 @@ def test_demo_runs_the_flow(tmp_path: Path) -> None:
     assert "[attached: " in out and ".patch, text/x-diff" in out
     assert "Approval recorded for #1: frontend request" in out
     assert "  approved by: bob at " in out
-    links = re.findall(r"http://127\.0\.0\.1:8421/link/(bs1\.demo\.[A-Za-z0-9_.-]+)", out)
+    links = re.findall(r"http://127\.0\.0\.1:\d+/link/(bs1\.demo\.[A-Za-z0-9_.-]+)", out)
     assert len(links) == 1, "exactly one link, in alice's mail; the hook never prints it"
     assert "Request #2 rejected by dave." in out and "  > Add the index concurrently" in out
     assert "Deleted branch request/publishing-api/" in out
     assert "was merged, but its policy is not met: no deploy link minted" in out
     assert "[frontend] No deploy link: #3 merged without approval" in out
     assert "10 passed, 0 failed" in out
+    # The gateway: alice deploys release_3 with her link, over HTTP; the link is then spent.
+    assert "'Deploy link' (nothing is spent by opening it)" in out
+    assert "back on the link: 'Deploy frontend?'" in out
+    assert "now at /deployments/1: 'Deployment #1: frontend'" in out
+    assert "| frontend release_3 is live" in out
+    assert "result: succeeded: the command exited with status 0" in out
+    assert "the same link again: 403 'This link cannot be used'" in out
+    assert "frontend: deployed release_3" in out
+    assert "Subject: [frontend] Deployed: release_3" in out
+    assert re.search(r"/link/\[redacted\]", out)
     assert "Traceback" not in out + result.stderr
     # The digest bs recorded equals git's own, as the transcript shows.
     request_lines = [line for line in out.splitlines() if line.startswith("  sha256: ")]

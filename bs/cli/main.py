@@ -50,6 +50,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Pull request hooks: review mail, removal, deploy links.",
     ),
     "keys": ("bs.cli.cmd_keys", "keys", "Generate deploy-link signing keys."),
+    "demo": ("bs.cli.cmd_demo", "demo", "Run the whole flow on a local forge, in .demo/."),
     "mail": ("bs.cli.cmd_mail", "mail", "Read the outbox; send a test message."),
     "serve": ("bs.cli.cmd_serve", "serve", "Run the deploy gateway that deploy links open."),
 }

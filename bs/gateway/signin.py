@@ -28,8 +28,10 @@ def safe_next(path: object) -> str:
     return "/"
 
 
-def remember_next(path: str) -> None:
-    session["next"] = safe_next(path)
+def sign_in_url(back_to: str) -> str:
+    """The sign-in page, coming back to `back_to` after. The path travels in the query
+    (never logged), not in a cookie: opening a link signed out sets none."""
+    return url_for("signin.page", next=safe_next(back_to))
 
 
 def start_session(user: str, **data: object) -> None:
@@ -39,10 +41,9 @@ def start_session(user: str, **data: object) -> None:
     current.rotate({"user": user, "csrf": secrets.token_urlsafe(32), **data})
 
 
-def _start_session(user: str) -> Response:
-    target = safe_next(session.get("next"))
+def _start_session(user: str, target: str) -> Response:
     start_session(user)
-    return redirect(target, code=303)
+    return redirect(safe_next(target), code=303)
 
 
 @signin.get("/signin")
@@ -52,7 +53,7 @@ def page() -> str:
     github = settings.config.gateway.github
     return render_template(
         "signin.html", title="Sign in", local_users=users, github=github.org if github else None,
-        message=request.args.get("why", "")[:200],
+        next=safe_next(request.args.get("next")),
     )  # fmt: skip
 
 
@@ -72,7 +73,7 @@ def local() -> Response:
     known = {name.lower(): name for name in settings.local_users()}
     if user.lower() not in known:
         abort(400, "No such user on the local forge: pick one from the list.")
-    return _start_session(known[user.lower()])
+    return _start_session(known[user.lower()], request.form.get("next", "/"))
 
 
 @signin.post("/signout")
@@ -109,6 +110,7 @@ def github() -> Response:
     oauth = current_app.extensions.get("bs_oauth")
     if oauth is None:
         abort(404, "Sign-in with GitHub is not set up on this gateway.")
+    session["next"] = safe_next(request.args.get("next"))
     base = gateway().settings.config.gateway.url.rstrip("/")
     response: Response = oauth.github.authorize_redirect(f"{base}/signin/github/callback")
     return response
@@ -136,4 +138,4 @@ def github_callback() -> Response:
         abort(403, "GitHub did not confirm who you are. Sign in again.")
     if membership.status_code != 200 or membership.json().get("state") != "active":
         abort(403, f"Only members of {org.org} may sign in to this gateway.")
-    return _start_session(str(login))
+    return _start_session(str(login), str(session.pop("next", "/")))

@@ -10,14 +10,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, abort, jsonify, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, jsonify, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from bs import gitcmd
 from bs.core.slots import describe_instant
 from bs.errors import BsError
-from bs.gateway.signin import remember_next
+from bs.gateway.signin import sign_in_url
 from bs.gateway.state import gateway, signed_in
+from bs.gateway.views_link import bound_deployments
 from bs.store.deployments import STARTABLE, Deployment
 from bs.usecases.deploy import NotStarted, start_deploy, zone_of
 
@@ -38,7 +39,7 @@ def _why_not(deployment: Deployment, user: str, now: datetime) -> str:
         return deployment.summary
     if user.lower() != deployment.requester.lower():
         return f"Only {deployment.requester}, who asked for this release, may deploy it."
-    if session.get("deployment") != deployment.id:
+    if deployment.id not in bound_deployments():
         return "Deploy from the session your deploy link opened (this browser, after its link)."
     if now < deployment.slot_start:
         return "The deploy slot has not started yet."
@@ -71,8 +72,7 @@ def _render(deployment: Deployment, user: str, message: str = "") -> str:
 def page(deployment_id: int) -> Response | str:
     user = signed_in()
     if user is None:
-        remember_next(request.path)
-        return redirect(url_for("signin.page"), code=303)
+        return redirect(sign_in_url(request.path), code=303)
     return _render(_load(deployment_id), user)
 
 
@@ -82,7 +82,7 @@ def deploy_(deployment_id: int) -> Response | tuple[str, int]:
     if user is None:
         abort(403, "Sign in first.")
     deployment = _load(deployment_id)
-    if session.get("deployment") != deployment.id:
+    if deployment.id not in bound_deployments():
         abort(
             403, "Deploy from the session your deploy link opened (this browser, after its link)."
         )

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, session, url_for
 from sqlalchemy import Connection
 from werkzeug.wrappers import Response
 
 from bs.core.links import DEPLOY_LINK, LinkClaims, LinkRefused, verify_link_token
 from bs.core.slots import describe_instant
-from bs.gateway.signin import remember_next, start_session
+from bs.gateway.signin import sign_in_url, start_session
 from bs.gateway.state import Gateway, gateway, signed_in
 from bs.usecases.deploy import zone_of
 from bs.usecases.redeem import Redeemed, redeem_link
@@ -34,8 +34,9 @@ def _refused() -> tuple[str, int]:
 
 
 def _sign_in_first() -> str:
-    remember_next(request.path)
-    return render_template("link_signin.html", title="Deploy link")
+    return render_template(
+        "link_signin.html", title="Deploy link", signin_url=sign_in_url(request.path)
+    )
 
 
 @link.get("/link/<token>")
@@ -88,9 +89,16 @@ def redeem(token: str) -> Response | tuple[str, int] | str:
         if outcome.reason == "not_verified":  # only ever the requester gets here
             return _not_verified(outcome.detail)
         return _refused()
-    # A new session, bound to this deployment: the old id (and its CSRF token) is dead.
-    start_session(user, deployment=outcome.made)
+    # A new session, bound to this deployment (and any this browser opened before): the
+    # old id and its CSRF token are dead.
+    start_session(user, deployments=[*bound_deployments(), outcome.made])
     return redirect(url_for("deploy.page", deployment_id=outcome.made), code=303)
+
+
+def bound_deployments() -> list[int]:
+    """The deployments this session's links opened: only from here may Deploy be pressed."""
+    found = session.get("deployments")
+    return [i for i in found if isinstance(i, int)] if isinstance(found, list) else []
 
 
 def _create(found: Gateway, connection: Connection, verified: Verified, user: str) -> int:

@@ -14,6 +14,9 @@
    reviews, in-process (see bench/evaluate_bench.py).
 6. links: verifying a deploy link against a bare HMAC, minting one, and a
    deploy slot under windows and a freeze, in-process (bench/links_bench.py).
+7. gateway: deploy-link redemptions through the gateway under gunicorn, on
+   SQLite and on PostgreSQL: 200 clients racing, steady refusals, and the
+   full redemption (bench/gateway_bench.py, bench/gateway_world.py).
 
 Goals that are missed are reported (MISSED), not failed: the exit status is
 non-zero only when something goes wrong. ``--only NAME`` (repeatable) runs
@@ -39,7 +42,7 @@ from typing import Any
 
 import yaml
 
-from bench import check_bench, evaluate_bench, links_bench
+from bench import check_bench, evaluate_bench, gateway_bench, links_bench
 from bench.measure import ChildRun, median, run_child
 from bench.report import Goal, Row, spread
 from bench.world import APP, FROM_TAG, TO_TAG, BenchError, World, prepare
@@ -54,7 +57,7 @@ HELP_GOAL_SECONDS = 0.150
 
 BASELINE_SHELL = f"set -o pipefail; git diff --binary --full-index {FROM_TAG} {TO_TAG} | sha256sum"
 #: Every benchmark, in the order run; the first three use the open-request repository.
-BENCHMARKS = ("open-request", "memory", "startup", "check", "evaluate", "links")
+BENCHMARKS = ("open-request", "memory", "startup", "check", "evaluate", "links", "gateway")
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -142,6 +145,9 @@ def run(args: argparse.Namespace) -> None:
     if "links" in selected:
         results["links"] = links_bench.bench_links()
         goals += links_bench.goals(results["links"])
+    if "gateway" in selected:
+        results["gateway"] = gateway_bench.bench_gateway(args.dir.resolve(), str(bs))
+        goals += gateway_bench.goals(results["gateway"])
     results["goals"] = [goal.to_json() for goal in goals]
     args.dir.mkdir(parents=True, exist_ok=True)
     out = args.dir.resolve() / "results.json"
@@ -530,6 +536,8 @@ def print_table(results: dict[str, Any], goals: list[Goal], out: Path) -> None:
         rows += evaluate_bench.rows(results["evaluate"], by_name[evaluate_bench.GOAL_NAME])
     if "links" in results:
         rows += links_bench.rows(results["links"], by_name)
+    if "gateway" in results:
+        rows += gateway_bench.rows(results["gateway"], by_name)
     print()
     print(
         f"battlestations benchmarks: {machine['platform']}, {machine['cpus']} CPUs, "

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from hypothesis import settings
 
 from bs.cli.main import main
+from tests.pgserver import postgres_url_fixture
 
 # The helper modules shared by several test files assert too: rewrite their asserts
 # as pytest does the test files', for the same detailed failure messages.
@@ -22,6 +23,13 @@ pytest.register_assert_rewrite("tests.checkhelpers", "tests.evalhelpers", "tests
 # No per-example deadline: a loaded 2-core CI machine must not turn slowness into failures.
 settings.register_profile("bs", deadline=None)
 settings.load_profile("bs")
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A throwaway PostgreSQL cluster's database URL (tests/pgserver.py), one per session
+    (per xdist worker); fails, never skips, when PostgreSQL is not installed."""
+    yield from postgres_url_fixture()
 
 
 @pytest.fixture(autouse=True)

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from tests.conftest import World
 from tests.gatewayhelpers import csrf_of, gateway, minted, redeem, sign_in
 from tests.hookhelpers import outbox, recipients
 
 
-def wait_finished(client, url: str, limit: float = 30.0) -> dict:
+def wait_finished(client, url: str, limit: float = 30.0) -> dict[str, Any]:
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
-        progress = client.get(url + "/progress").get_json()
+        progress: dict[str, Any] = client.get(url + "/progress").get_json()
         if progress["state"] not in ("running", "ready"):
             return progress
         time.sleep(0.05)

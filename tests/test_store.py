@@ -26,8 +26,10 @@ from bs.core.links import (
 from bs.errors import BsError
 from bs.store import open_store
 from bs.store.ledger import LinkLedger
-from bs.store.tables import link_attempts, link_redemptions
+from bs.store.tables import link_attempts, link_redemptions, metadata
 from bs.usecases.redeem import Redeemed, redeem_link
+
+ALL_TABLES = set(metadata.tables)
 
 PASSWORD = "S3cretPw"
 OPENS = datetime(2030, 7, 8, 8, 30, tzinfo=UTC)
@@ -71,7 +73,7 @@ def test_a_new_sqlite_store_has_its_tables(tmp_path: Path) -> None:
     engine = open_store(sqlite_url(path))
     assert path.is_file()
     tables = inspect(engine)
-    assert set(tables.get_table_names()) == {"link_redemptions", "link_attempts"}
+    assert set(tables.get_table_names()) == ALL_TABLES
     assert [c["name"] for c in tables.get_columns("link_redemptions")] == [
         "request_key", "link_digest", "pull_request", "requester", "redeemed_by", "redeemed_at",
     ]  # fmt: skip
@@ -352,4 +354,4 @@ def test_two_workers_opening_a_new_store_at_once_both_succeed(
 
     monkeypatch.setattr(SQLiteDialect, "has_table", has_table)
     engine = open_store(url)
-    assert set(inspect(engine).get_table_names()) == {"link_redemptions", "link_attempts"}
+    assert set(inspect(engine).get_table_names()) == ALL_TABLES

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import sys
@@ -10,7 +11,7 @@ from types import FrameType
 
 import click
 
-from bs.cli.context import CliContext, pass_cli
+from bs.cli.context import CliContext, json_option, pass_cli
 
 #: How long a stopping gateway waits for its running deploys to stop.
 STOP_WAIT_SECONDS = 60.0
@@ -19,8 +20,9 @@ STOP_WAIT_SECONDS = 60.0
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8421, show_default=True)
+@json_option
 @pass_cli
-def serve(cli: CliContext, host: str, port: int) -> None:
+def serve(cli: CliContext, host: str, port: int, as_json: bool) -> None:
     """Run the deploy gateway: deploy links open here.
 
     It signs people in (GitHub, or on this machine a pick of the local
@@ -33,9 +35,13 @@ def serve(cli: CliContext, host: str, port: int) -> None:
     gunicorn -c python:bs.gateway.gunicorn_conf 'bs.gateway.wsgi:app'
 
     \b
+    With --json, the start-up line and the log are JSON lines.
+
+    \b
     Example:
       bs serve                      # http://127.0.0.1:8421, local sign-in
       bs serve --host 0.0.0.0       # needs gateway.github in bs.yaml
+      bs serve --json               # JSON lines, for a log collector
     """
     from werkzeug.serving import make_server
 
@@ -43,15 +49,21 @@ def serve(cli: CliContext, host: str, port: int) -> None:
 
     settings = build_settings(cli.workspace, cli.env, host=host)
     app = build_app(settings)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonLines() if as_json else logging.Formatter(
+        "%(asctime)s %(name)s %(message)s"))  # fmt: skip
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = make_server(host, port, app, threaded=True, request_handler=RedactingHandler)
-    bound = server.server_address
-    click.echo(
-        f"bs gateway listening on http://{host}:{bound[1]} (links start with "
-        f"{settings.config.gateway.url}); Ctrl-C stops it",
-        err=True,
-    )
+    listening = f"http://{host}:{server.server_address[1]}"
+    if as_json:
+        emit_json_line({"listening": listening, "links": settings.config.gateway.url})
+    else:
+        click.echo(
+            f"bs gateway listening on {listening} (links start with "
+            f"{settings.config.gateway.url}); Ctrl-C stops it",
+            err=True,
+        )
     stopping = app.extensions["bs"].deploy.stopping
 
     def stop(signum: int, _frame: FrameType | None) -> None:
@@ -67,3 +79,15 @@ def serve(cli: CliContext, host: str, port: int) -> None:
     for thread in running:
         thread.join(STOP_WAIT_SECONDS)
     sys.stdout.flush()
+
+
+class JsonLines(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return json.dumps(
+            {"at": self.formatTime(record), "logger": record.name,
+             "level": record.levelname.lower(), "message": record.getMessage()}
+        )  # fmt: skip
+
+
+def emit_json_line(data: dict[str, str]) -> None:
+    click.echo(json.dumps(data))

@@ -38,3 +38,7 @@ class RedactingLogger(Logger):  # type: ignore[misc]
 
 
 logger_class = RedactingLogger
+
+# gunicorn's control socket would sit at one path per user ($HOME/.gunicorn): two gateways
+# on a host would share it. The gateway needs none.
+control_socket_disable = True

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import time
+from collections.abc import Iterator
+
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
@@ -34,14 +39,16 @@ def open_store(url: str) -> Engine:
             f"the gateway store's URL ({shown}) is not one SQLAlchemy can use: use "
             "sqlite:///PATH (three slashes, no host) or postgresql+psycopg://USER@HOST/DB."
         ) from None
-    for attempt in range(2):
+    for attempt in range(3):
         try:
-            metadata.create_all(engine)
+            with _creating(parsed):
+                metadata.create_all(engine)
             break
         except SQLAlchemyError as exc:
             # Two gateways opening a new store at once can both try to create a table:
-            # the second finds it made, and a second look sees it there.
-            if attempt == 0:
+            # the second finds it made, and another look sees it there.
+            if attempt < 2:
+                time.sleep(0.05 * (attempt + 1))
                 continue
             raise BsError(
                 f"cannot open the gateway store {shown}: "
@@ -49,6 +56,22 @@ def open_store(url: str) -> Engine:
                 "the database is running."
             ) from None
     return engine
+
+
+@contextlib.contextmanager
+def _creating(parsed: URL) -> Iterator[None]:
+    """On SQLite, one creator at a time: its CREATE TABLEs commit one by one, so two
+    gateways starting on a new file would interleave them. A lock file beside it."""
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        yield
+        return
+    with open(f"{database}.create-lock", "a") as lock:  # noqa: PTH123 (a lock, not data)
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _engine(parsed: URL) -> Engine:

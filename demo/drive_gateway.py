@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import argparse
 import email
-import html
 import email.policy
+import html
 import re
 import sys
 import time

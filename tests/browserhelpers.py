@@ -7,8 +7,7 @@ browser tests off. A test module uses it with
 ``from tests.browserhelpers import chromium_fixture  # noqa: F401``.
 
 `new_page(browser, served)` opens a page in a fresh context (its own cookies: a
-separate person), with `send_real_origin`, the workaround for the gateway's
-``Origin: null`` bug (see there), applied.
+separate person).
 
 `serving(world, keys, logs)` runs ``bs serve`` as a subprocess from the world's
 checkout on a port the OS picks (``--port 0``: the gateway announces the port it
@@ -33,7 +32,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from playwright.sync_api import Browser, BrowserContext, Page, Route, sync_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
 
 import requests
 from tests.conftest import World
@@ -183,34 +182,10 @@ def serving(
         served.stop()
 
 
-def send_real_origin(context: BrowserContext, served: Served) -> None:
-    """WORKAROUND for a bug in bs/gateway (tests/test_gateway_browser.py's strict xfail
-    `test_a_browser_can_post_the_gateways_own_forms`): the gateway's pages say
-    ``Referrer-Policy: no-referrer``, so by the Fetch standard a browser sends
-    ``Origin: null`` with every form POST, and the gateway's Origin check refuses
-    "null" (403 "This form was sent from another site"): nobody can sign in.
-
-    Here such a POST is sent by Playwright instead, with the page's real origin (what
-    a browser sends under a same-origin referrer policy) and the context's cookies,
-    and the answer handed back to the page, redirects and cookies included. Every
-    other request goes untouched, so the other tests still exercise everything past
-    the Origin check. Remove this once the bug is fixed (harmless until then)."""
-
-    def handle(route: Route) -> None:
-        headers = route.request.headers
-        if route.request.method == "POST" and headers.get("origin") == "null":
-            answer = route.fetch(headers={**headers, "origin": served.url}, max_redirects=0)
-            route.fulfill(response=answer)
-        else:
-            route.continue_()
-
-    context.route(f"{served.url}/**", handle)
-
-
 def new_page(browser: Browser, served: Served) -> Page:
-    """A page in a new browser context (no cookies shared with any other), worked around
-    the ``Origin: null`` bug (`send_real_origin`). Closed with its context by the caller."""
+    """A page in a new browser context (no cookies shared with any other). Closed with its
+    context by the caller."""
+    del served  # the gateway the page will visit: nothing to set up for it
     context = browser.new_context()
     context.set_default_timeout(ACTION_TIMEOUT_MS)
-    send_real_origin(context, served)
     return context.new_page()

@@ -125,7 +125,19 @@ def gateway(
         settings.now = now
     app = build_app(settings)
     app.testing = True
+    app.test_client_class = GatewayClient
+    app.config["BS_TEST_BASE_URL"] = settings.config.gateway.url
     return app
+
+
+class GatewayClient(FlaskClient):
+    """A test client that speaks to the gateway by its own name (gateway.url), as a browser
+    that followed a link would: the gateway refuses other host names."""
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        if not (args and isinstance(args[0], str) and "://" in args[0]):
+            kwargs.setdefault("base_url", self.application.config["BS_TEST_BASE_URL"])
+        return super().open(*args, **kwargs)
 
 
 def csrf_of(html: str) -> str:

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -153,7 +154,8 @@ def same_page(html: str) -> str:
 
 
 def session_cookie(client: FlaskClient, name: str = COOKIE) -> str | None:
-    found = client.get_cookie(name)
+    base = client.application.config.get("BS_TEST_BASE_URL", "http://localhost")
+    found = client.get_cookie(name, domain=urlsplit(base).hostname or "localhost")
     return None if found is None else found.value
 
 

@@ -8,9 +8,9 @@ request and a form posted without its CSRF token. No token ever reaches the
 gateway's log.
 
 A browser sends ``Origin: null`` with the gateway's forms (its pages say
-``Referrer-Policy: no-referrer``) and the gateway refuses that: the first test
-shows this bug (a strict xfail); the others work around it (browserhelpers'
-`send_real_origin`) to test everything past it.
+``Referrer-Policy: no-referrer``); the gateway then trusts ``Sec-Fetch-Site:
+same-origin``, which no page can forge. The first test shows a plain browser can
+post every form.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from playwright.sync_api import Browser, Page, Response, expect
 
 from bs.core.links import (
@@ -87,13 +86,6 @@ def expired_link(m: Minted) -> str:
     return mint_link_token(ended, keyring, secrets.token_bytes(NONCE_BYTES))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: the gateway sends Referrer-Policy: no-referrer, so browsers send Origin: null "
-    "with its forms, and security.py's Origin check refuses null: no browser can sign in "
-    "(or confirm, or deploy)",
-)
 def test_a_browser_can_post_the_gateways_own_forms(
     world: World, tmp_path: Path, chromium: Browser
 ) -> None:

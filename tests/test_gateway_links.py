@@ -251,9 +251,15 @@ def test_a_link_pressed_before_its_slot_is_refused_and_kept_for_the_slot(m: Mint
     opens = datetime.now(UTC) + timedelta(minutes=30)
     early = other_token(m, not_before=opens)
     alice = signed_in(app, "alice")
+    # Its requester is told when to come back; the link is kept.
+    shown = alice.get(f"/link/{early}")
+    assert shown.status_code == 409 and "its deploy slot starts" in shown.text
     refused = post_link(alice, early)
-    assert refused.status_code == 403 and REFUSED in refused.text
+    assert refused.status_code == 409 and "open this link again then" in refused.text
     assert outcomes(app) == ["not_yet"]
+    # Anyone else sees the one page for every refusal.
+    erin = signed_in(app, "erin")
+    assert erin.get(f"/link/{early}").status_code == 403
     assert redemption_count(app) == deployment_count(app) == 0
     clock.moment = opens + timedelta(minutes=1)
     assert post_link(alice, early).status_code == 303

@@ -179,13 +179,6 @@ def test_a_gateway_killed_mid_deploy_restarts_with_it_interrupted_and_never_reru
         assert m.token not in served.log(), served.log()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: a deployment whose gateway died stays 'running' on its page and in "
-    "/progress after its lock expired, when the gateway restarted before the expiry: "
-    "only start-up, the home page and another start run recover_stale",
-)
 def test_a_gateway_restarted_before_the_dead_lock_expires_still_reports_it_interrupted(
     world: World, tmp_path: Path
 ) -> None:

@@ -90,12 +90,40 @@ def test_pressing_a_link_needs_the_csrf_token_and_our_origin(
     assert alice.post(m.path, data={"csrf": csrf}).status_code == 303
 
 
-@pytest.mark.parametrize("origin", ["http://localhost", "http://127.0.0.1:8421"])
-def test_the_gateways_own_origin_is_accepted(app: Flask, m: Minted, origin: str) -> None:
+@pytest.mark.parametrize(
+    ("origin", "headers"),
+    [
+        ("http://127.0.0.1:8421", {}),
+        # Under Referrer-Policy: no-referrer a browser sends Origin: null, and says
+        # Sec-Fetch-Site: same-origin (which no page can set).
+        ("null", {"Sec-Fetch-Site": "same-origin"}),
+    ],
+)
+def test_the_gateways_own_origin_is_accepted(
+    app: Flask, m: Minted, origin: str, headers: dict[str, str]
+) -> None:
     alice = signed_in(app, "alice")
     csrf = csrf_of(alice.get(m.path).text)
-    pressed = alice.post(m.path, data={"csrf": csrf}, headers={"Origin": origin})
+    pressed = alice.post(m.path, data={"csrf": csrf}, headers={"Origin": origin, **headers})
     assert pressed.status_code == 303
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "null"},
+        {"Origin": "null", "Sec-Fetch-Site": "cross-site"},
+        {"Origin": "http://127.0.0.1:8421", "Sec-Fetch-Site": "cross-site"},
+        {"Origin": "http://localhost"},
+    ],
+)
+def test_a_post_from_another_site_is_refused(
+    app: Flask, m: Minted, headers: dict[str, str]
+) -> None:
+    alice = signed_in(app, "alice")
+    csrf = csrf_of(alice.get(m.path).text)
+    assert alice.post(m.path, data={"csrf": csrf}, headers=headers).status_code == 403
+    assert alice.post(m.path, data={"csrf": csrf}).status_code == 303
 
 
 @pytest.mark.parametrize("case", list(BAD_POSTS))
@@ -202,29 +230,24 @@ def test_off_loopback_the_cookie_is_host_prefixed_and_secure(m: Minted) -> None:
     assert not any(flag.startswith("domain") for flag in flags)
     # No local sign-in off loopback, even from this machine (with a valid CSRF token).
     secure = app.test_client()
-    with secure.session_transaction(base_url="https://localhost") as session:
+    with secure.session_transaction(base_url="https://deploy.example.gov.uk") as session:
         session["csrf"] = "planted-csrf-token"
     refused = secure.post(
         "/signin/local", data={"user": "alice", "csrf": "planted-csrf-token"},
-        base_url="https://localhost",
+        base_url="https://deploy.example.gov.uk",
     )  # fmt: skip
     assert refused.status_code == 403
     assert "only for a gateway listening on this machine" in refused.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: /signin/github?next=/link/<token> keeps the link (token and all) in the "
-    "server-side session's data (signin.github: session['next'] = ...), i.e. in plain text "
-    "in the store's web_sessions table until the callback; SECURITY.md: the gateway stores "
-    "only a digest of each link it has seen",
-)
 def test_signing_in_with_github_from_a_link_stores_no_token(m: Minted) -> None:
     app = off_loopback(m)
     client = app.test_client()
-    shown = client.get(m.path, base_url="https://localhost")
+    shown = client.get(m.path, base_url="https://deploy.example.gov.uk")
     assert shown.status_code == 200 and "Sign in to continue" in shown.text
-    started = client.get("/signin/github", query_string={"next": m.path})
+    started = client.get(
+        "/signin/github", query_string={"next": m.path}, base_url="https://deploy.example.gov.uk"
+    )
     assert started.status_code == 302
     with engine_of(app).connect() as connection:
         stored = connection.execute(select(web_sessions.c.data)).scalars().all()
@@ -384,13 +407,6 @@ ODD_TARGETS = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: bs serve's access log (serve.RedactingHandler) passes the raw request target "
-    "to loggable_path, which only redacts a target starting with '/link/'; werkzeug routes "
-    "'/%6Cink/TOKEN' and 'http://host/link/TOKEN' to the link page all the "
-    "same, and the token is logged",
-)
 @pytest.mark.parametrize("form", list(ODD_TARGETS))
 def test_bs_serve_access_log_redacts_the_link_however_it_is_spelt(
     served: int, m: Minted, caplog: pytest.LogCaptureFixture, form: str

@@ -180,17 +180,7 @@ ROUNDS = 10
 @pytest.mark.parametrize(
     "backend",
     [
-        pytest.param(
-            "sqlite",
-            marks=pytest.mark.xfail(
-                strict=True,
-                raises=BsError,
-                reason="open_store on SQLite: its CREATE TABLEs are not one transaction, so "
-                "a gateway's single retry can meet another's CREATE TABLE again (table ... "
-                "already exists); about 4 rounds in 5 lose a gateway. Drop this mark once "
-                "bs.store is fixed.",
-            ),
-        ),
+        "sqlite",
         "postgresql",
     ],
 )

@@ -11,8 +11,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, render_template
-from werkzeug.exceptions import HTTPException
+from flask import Flask, render_template, request
+from werkzeug.exceptions import HTTPException, SecurityError
 
 from bs.gateway import security
 from bs.gateway.sessions import StoreSessionInterface
@@ -23,6 +23,7 @@ from bs.usecases.deploy import DeployContext
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "gateway"
 log = logging.getLogger("bs.gateway")
+PLAIN = {"Content-Type": "text/plain; charset=utf-8"}
 
 
 def create_app(settings: GatewaySettings) -> Flask:
@@ -33,6 +34,9 @@ def create_app(settings: GatewaySettings) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.secure,
         TEMPLATES_AUTO_RELOAD=False,
+        TRUSTED_HOSTS=security.trusted_hosts(
+            settings.config.gateway.url, loopback=not settings.secure
+        ),
     )
     app.session_interface = StoreSessionInterface(
         settings.engine, secure=settings.secure, now=settings.now
@@ -61,8 +65,19 @@ def create_app(settings: GatewaySettings) -> Flask:
         return {"user": signed_in()}
 
     @app.errorhandler(HTTPException)
-    def _http_error(error: HTTPException) -> tuple[str, int]:
+    def _http_error(error: HTTPException) -> tuple[str, int, dict[str, str]] | tuple[str, int]:
         message = error.description or error.name
-        return render_template("error.html", title=error.name, message=message), error.code or 500
+        code = error.code or 500
+        if isinstance(error, SecurityError):  # an untrusted Host: no page can be built for it
+            return "This gateway does not answer to that host name.\n", 400, PLAIN
+        return render_template("error.html", title=error.name, message=message), code
 
+    def _log_exception(exc_info: Any) -> None:
+        # Flask's own says "Exception on /link/<the token>": never the path as sent.
+        log.error(
+            "error on %s %s", request.method, security.loggable_path(request.path),
+            exc_info=exc_info,
+        )  # fmt: skip
+
+    app.log_exception = _log_exception  # type: ignore[method-assign]
     return app

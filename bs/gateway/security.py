@@ -10,7 +10,8 @@ from __future__ import annotations
 import hmac
 import re
 import secrets
-from urllib.parse import urlsplit
+from collections.abc import Mapping
+from urllib.parse import unquote, urlsplit
 
 from flask import Flask, Response, abort, request, session
 
@@ -40,8 +41,7 @@ def install(app: Flask, *, gateway_url: str, secure: bool) -> None:
     def _check_post() -> None:
         if request.method != "POST":
             return
-        origin = request.headers.get("Origin")
-        if origin is not None and origin.lower() not in allowed | {_origin(request.host_url)}:
+        if not same_origin(dict(request.headers), allowed | {_origin(request.host_url)}):
             abort(
                 403, "This form was sent from another site. Open the gateway's page and try again."
             )
@@ -72,10 +72,41 @@ def install(app: Flask, *, gateway_url: str, secure: bool) -> None:
     app.jinja_env.globals["csrf_token"] = csrf_token
 
 
-_SECRET_PATH = re.compile(r"^/link/[^/?\s]*")
+def same_origin(headers: Mapping[str, str], allowed: set[str]) -> bool:
+    """Whether a POST comes from the gateway's own pages.
+
+    Its pages say ``Referrer-Policy: no-referrer``, under which browsers send
+    ``Origin: null`` with their forms; then ``Sec-Fetch-Site`` (which no page
+    can set) must say same-origin. A client that sends neither header is not a
+    browser a site can drive: the CSRF token decides.
+    """
+    site = headers.get("Sec-Fetch-Site")
+    if site is not None and site not in ("same-origin", "none"):
+        return False
+    origin = headers.get("Origin")
+    if origin is None:
+        return True
+    if origin == "null":
+        return site == "same-origin"
+    return origin.lower() in allowed
 
 
-def loggable_path(path: str) -> str:
-    """`path` without its query (OAuth codes, state) and without a link's token."""
+def trusted_hosts(gateway_url: str, *, loopback: bool) -> list[str]:
+    """Host names the gateway answers to: its URL's, and this machine's when on loopback.
+    Any other (a DNS-rebound name pointing here) is refused before a view runs."""
+    hosts = [urlsplit(gateway_url).hostname or ""]
+    if loopback:
+        hosts += ["127.0.0.1", "localhost", "::1", "[::1]"]
+    return sorted({h for h in hosts if h})
+
+
+_LINK_SEGMENT = re.compile(r"(?i)(/+link/+)[^/]*")
+
+
+def loggable_path(target: str) -> str:
+    """A request target fit for a log: no query (OAuth codes, state), no scheme or host,
+    and no link token however the path is spelt (``/%6Cink/...``, ``//link/...``)."""
+    parts = urlsplit(target)
+    path = unquote(parts.path) if parts.scheme or target.startswith("/") else unquote(target)
     path = path.split("?", 1)[0]
-    return _SECRET_PATH.sub("/link/[redacted]", path)
+    return _LINK_SEGMENT.sub(lambda m: "/link/[redacted]", path)

@@ -9,6 +9,7 @@ and only to requests from this machine. Either way the session is rotated.
 from __future__ import annotations
 
 import ipaddress
+import re
 import secrets
 from typing import Any
 
@@ -21,9 +22,17 @@ from bs.gateway.state import gateway
 signin = Blueprint("signin", __name__)
 
 
+#: The pages one is sent back to after signing in: a link, a deployment, the home page.
+_BACK_TO = re.compile(r"/(?:link/[A-Za-z0-9._-]{1,2000}|deployments/[0-9]{1,12})?")
+
+
+OPEN_LINK_AGAIN = "You are signed in. Open your deploy link again, from its mail, to go on."
+
+
 def safe_next(path: object) -> str:
-    """A path on this gateway to go back to; anything else is the home page."""
-    if isinstance(path, str) and path.startswith("/") and not path.startswith(("//", "/\\")):
+    """A page of this gateway to go back to; anything else (another site, a path a
+    browser would read as one: ``//``, ``/\\``, a tab...) is the home page."""
+    if isinstance(path, str) and _BACK_TO.fullmatch(path):
         return path
     return "/"
 
@@ -41,8 +50,8 @@ def start_session(user: str, **data: object) -> None:
     current.rotate({"user": user, "csrf": secrets.token_urlsafe(32), **data})
 
 
-def _start_session(user: str, target: str) -> Response:
-    start_session(user)
+def _start_session(user: str, target: str, **data: object) -> Response:
+    start_session(user, **data)
     return redirect(safe_next(target), code=303)
 
 
@@ -110,7 +119,11 @@ def github() -> Response:
     oauth = current_app.extensions.get("bs_oauth")
     if oauth is None:
         abort(404, "Sign-in with GitHub is not set up on this gateway.")
-    session["next"] = safe_next(request.args.get("next"))
+    # The way back is kept in the session, which is stored: never a link's token.
+    back_to = safe_next(request.args.get("next"))
+    session["next"] = "/" if back_to.startswith("/link/") else back_to
+    if back_to.startswith("/link/"):
+        session["open_link_again"] = True
     base = gateway().settings.config.gateway.url.rstrip("/")
     response: Response = oauth.github.authorize_redirect(f"{base}/signin/github/callback")
     return response
@@ -138,4 +151,7 @@ def github_callback() -> Response:
         abort(403, "GitHub did not confirm who you are. Sign in again.")
     if membership.status_code != 200 or membership.json().get("state") != "active":
         abort(403, f"Only members of {org.org} may sign in to this gateway.")
-    return _start_session(str(login), str(session.pop("next", "/")))
+    target = str(session.get("next", "/"))
+    if session.get("open_link_again"):
+        return _start_session(str(login), "/", notice=OPEN_LINK_AGAIN)
+    return _start_session(str(login), target)

@@ -7,6 +7,7 @@ the slot lasts).
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Any
 
@@ -26,9 +27,15 @@ deploy = Blueprint("deploy", __name__)
 
 
 def _load(deployment_id: int) -> Deployment:
-    found = gateway().deployments.get(deployment_id)
+    store = gateway().deployments
+    found = store.get(deployment_id) if deployment_id < 2**62 else None
     if found is None:
         abort(404, f"There is no deployment #{deployment_id}.")
+    now = gateway().settings.now()
+    if found.state == "running" and store.lock_holder(found.app, now) != found.id:
+        # Its gateway died: the lock expired. Say so now, not at the next start.
+        store.recover_stale(now)
+        found = store.get(deployment_id) or found
     return found
 
 
@@ -98,7 +105,8 @@ def progress(deployment_id: int) -> Response:
         abort(403, "Sign in first.")
     deployment = _load(deployment_id)
     after = request.args.get("after", "0")
-    lines = gateway().deployments.log(deployment.id, int(after) if after.isdigit() else 0, 1000)
+    start = int(after) if after.isascii() and after.isdigit() and len(after) < 18 else 0
+    lines = gateway().deployments.log(deployment.id, start, 1000)
     body: dict[str, Any] = {
         "state": deployment.state, "summary": deployment.summary, "url": deployment.url,
         "attempts": deployment.attempts,
@@ -118,13 +126,16 @@ def patch(deployment_id: int) -> Response:
     path = deployment.record.get("patch_file")
     repo = settings.config.requests_repo
     try:
-        commit = settings.forge.resolve_branch(repo, settings.forge.default_branch(repo))
-        if commit is None or not isinstance(path, str):
-            raise BsError("no default branch")
+        # As merged, not as the default branch holds it now: that one could be edited since.
+        commit = deployment.record.get("merge_commit")
+        if not isinstance(commit, str) or not isinstance(path, str):
+            raise BsError("no merge commit")
         data = gitcmd.read_blob(settings.forge.git_dir(repo), commit, path)
     except BsError:
-        abort(404, "The reviewed patch is not on the requests repository's default branch.")
+        abort(404, "The reviewed patch cannot be read from the request's merge commit.")
     gz = str(path).endswith(".gz")
+    if not gz and hashlib.sha256(data).hexdigest() != deployment.record.get("patch_sha256"):
+        abort(409, "The patch at the merge commit is not the reviewed one (its digest differs).")
     return Response(
         data, mimetype="application/gzip" if gz else "text/plain",
         headers={"Content-Disposition": f"{'attachment' if gz else 'inline'}; "

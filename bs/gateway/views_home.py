@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Blueprint, jsonify, redirect, render_template, url_for
+from flask import Blueprint, jsonify, redirect, render_template, session, url_for
 from sqlalchemy import text
 from werkzeug.wrappers import Response
 
@@ -81,11 +81,16 @@ def home_() -> Response | str:
     ]  # fmt: skip
     return render_template(
         "home.html", title="Releases", apps=_apps(), requests=_requests(), live=live,
-        recent=found.deployments.recent(20),
+        recent=found.deployments.recent(20), notice=session.pop("notice", ""),
     )  # fmt: skip
 
 
 home.add_url_rule("/", "home", home_)
+
+
+@home.get("/favicon.ico")
+def favicon() -> tuple[str, int]:
+    return "", 204
 
 
 @home.get("/healthz")

@@ -10,7 +10,9 @@ else's links all get the same page; every POST is recorded.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
 from sqlalchemy import Connection
@@ -57,12 +59,18 @@ def confirm(token: str) -> str | tuple[str, int]:
     if isinstance(verified, NotVerified):
         return _not_verified(verified.why)
     zone = zone_of(verified.record)
+    if now < verified.slot_start:
+        return _not_verified(_not_yet(verified.slot_start, zone))
     return render_template(
         "link_confirm.html", title=f"Deploy {claims.app}?", record=verified.record,
         slot_start=describe_instant(verified.slot_start, zone),
         slot_end=describe_instant(verified.slot_end, zone),
         link_action=request.path, patch_url=None,
     )  # fmt: skip
+
+
+def _not_yet(start: datetime, zone: ZoneInfo) -> str:
+    return f"its deploy slot starts {describe_instant(start, zone)}: open this link again then"
 
 
 def _not_verified(why: str) -> tuple[str, int]:
@@ -86,8 +94,11 @@ def redeem(token: str) -> Response | tuple[str, int] | str:
         lambda connection, verified: _create(found, connection, verified, user),
     )  # fmt: skip
     if not isinstance(outcome, Redeemed):
-        if outcome.reason == "not_verified":  # only ever the requester gets here
+        # Only ever the requester gets past the generic page (the owner check comes first).
+        if outcome.reason == "not_verified":
             return _not_verified(outcome.detail)
+        if outcome.reason == "not_yet" and outcome.claims is not None:
+            return _not_verified(_not_yet(outcome.claims.not_before, ZoneInfo("UTC")))
         return _refused()
     # A new session, bound to this deployment (and any this browser opened before): the
     # old id and its CSRF token are dead.

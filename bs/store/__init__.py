@@ -66,7 +66,12 @@ def _creating(parsed: URL) -> Iterator[None]:
     if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
         yield
         return
-    with open(f"{database}.create-lock", "a") as lock:  # noqa: PTH123 (a lock, not data)
+    try:
+        lock = open(f"{database}.create-lock", "a")  # noqa: PTH123, SIM115 (a lock, not data)
+    except OSError:  # no such folder, not writable: the database says so, clearly, next
+        yield
+        return
+    with lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield

@@ -208,7 +208,11 @@ class Deployments:
         with self.engine.begin() as connection:
             renewed = connection.execute(
                 update(app_locks)
-                .where(app_locks.c.app == app, app_locks.c.holder == holder)
+                .where(
+                    app_locks.c.app == app,
+                    app_locks.c.holder == holder,
+                    app_locks.c.deployment_id == deployment_id,
+                )
                 .values(expires_at=(now + self.lock_ttl).astimezone(UTC))
             )
             connection.execute(
@@ -256,7 +260,11 @@ class Deployments:
                 )
             )
             connection.execute(
-                delete(app_locks).where(app_locks.c.app == app, app_locks.c.holder == holder)
+                delete(app_locks).where(
+                    app_locks.c.app == app,
+                    app_locks.c.holder == holder,
+                    app_locks.c.deployment_id == deployment_id,
+                )
             )
 
     def recover_stale(self, now: datetime) -> list[int]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,7 +24,9 @@ from zoneinfo import ZoneInfo
 
 from bs.config import AppConfig, BsConfig
 from bs.core.links import DEPLOY_LINK, LinkClaims
+from bs.core.redaction import redact, secret_values
 from bs.core.slots import describe_instant
+from bs.deployconfig import CommandDeploy, JenkinsDeploy, WorkflowDeploy
 from bs.deployed import source_for
 from bs.deployers import Deployer, DeployJob, DeployOutcome, deployer_for
 from bs.errors import BsError
@@ -104,6 +107,14 @@ def start_deploy(ctx: DeployContext, deployment: Deployment, by: str) -> Started
     found = reverify(ctx.forge, ctx.config, claims_of(deployment))
     if isinstance(found, NotVerified):
         return NotStarted(f"it cannot be deployed now: {found.why}")
+    if not found.slot_start <= now < found.slot_end:
+        # The policy as it is now (a freeze declared since the link was opened).
+        return NotStarted(
+            "the policy on the default branch no longer allows a deploy now (a freeze, or a "
+            "changed window): the slot is "
+            f"{describe_instant(found.slot_start, zone_of(found.record))} to "
+            f"{describe_instant(found.slot_end, zone_of(found.record))}"
+        )
     if found.app.deploy is None:
         return NotStarted(
             f"{deployment.app} has no deployer: add a deploy: block for it to "
@@ -148,15 +159,24 @@ def run_deploy(
                     deployment.id, attempt, ["[output cut: too many lines]"], ctx.now()
                 )
             return
-        store.append_log(deployment.id, attempt, [redact(line, ctx.env)[:MAX_LINE]], ctx.now())
+        store.append_log(deployment.id, attempt, [redact(line, hidden)[:MAX_LINE]], ctx.now())
 
     def keep_lock() -> None:
-        interval = max(store.lock_ttl.total_seconds() / 4, 0.05)
-        while not done.wait(interval):
-            if not store.renew(deployment.id, app, ctx.holder, ctx.now()):
+        ttl = store.lock_ttl.total_seconds()
+        last_renewed = time.monotonic()
+        while not done.wait(max(ttl / 4, 0.05)):
+            try:
+                held = store.renew(deployment.id, app, ctx.holder, ctx.now())
+            except Exception:  # a store hiccup: try again until the lock would expire
+                log.warning("could not renew the lock of deployment %s", deployment.id)
+                held = time.monotonic() - last_renewed < ttl * 0.75
+            else:
+                last_renewed = time.monotonic() if held else last_renewed
+            if not held:
                 lost.set()
                 return
 
+    hidden = secret_values(ctx.env, credential_names(verified.app))
     renewer = threading.Thread(target=keep_lock, name=f"lock-{deployment.id}", daemon=True)
     renewer.start()
     request = verified.request
@@ -168,8 +188,19 @@ def run_deploy(
     except Exception:  # a bug in a deployer: the record says so, the log has the rest
         log.exception("deployer crashed on deployment %s", deployment.id)
         outcome = DeployOutcome(False, "the deployer failed unexpectedly: see the gateway's log")
-    summary = outcome.summary
-    if outcome.ok:
+    summary = redact(outcome.summary, hidden)
+    ok = outcome.ok
+    if ok and lost.is_set():
+        ok, summary = False, summary + "; but the app's deploy lock was lost while it ran"
+    if ok and (moved_to := tag_moved(ctx.forge, verified)) is not None:
+        ok = False
+        summary += (
+            f"; but the tag {request.to.tag} moved to {moved_to[:12]} while it ran, so what "
+            f"was deployed may not be the approved {request.to.commit[:12]}: check what is "
+            "live. The deployed version was not recorded."
+        )
+        write(summary)
+    if ok:
         try:
             moved = source_for(verified.app, ctx.forge).record_deployed(
                 app, verified.app, request.to.commit
@@ -181,7 +212,7 @@ def run_deploy(
     done.set()
     renewer.join()
     store.finish(
-        deployment.id, app, ctx.holder, ok=outcome.ok, summary=summary, url=outcome.url,
+        deployment.id, app, ctx.holder, ok=ok, summary=summary, url=outcome.url,
         now=ctx.now(),
     )  # fmt: skip
     final = store.get(deployment.id)
@@ -193,12 +224,29 @@ def run_deploy(
     return outcome
 
 
-def redact(line: str, env: Mapping[str, str]) -> str:
-    """A line with the values of secret-looking variables of the gateway's replaced."""
-    for name, value in env.items():
-        if len(value) >= 8 and any(w in name for w in ("TOKEN", "PASSWORD", "SECRET", "KEY")):
-            line = line.replace(value, "[redacted]")
-    return line
+def credential_names(app: AppConfig) -> list[str]:
+    """The gateway variables an app's deployer is given: hidden in its log, whatever their names."""
+    deploy = app.deploy
+    if isinstance(deploy, CommandDeploy):
+        return list(deploy.env)
+    if isinstance(deploy, JenkinsDeploy):
+        return [deploy.username_env, deploy.token_env]
+    if isinstance(deploy, WorkflowDeploy):
+        return [deploy.token_env]
+    return []
+
+
+def tag_moved(forge: Forge, verified: Verified) -> str | None:
+    """Where the release's tag points now, when that is no longer the approved commit."""
+    to = verified.request.to
+    if to.tag is None:
+        return None
+    try:
+        tags = forge.list_tags(verified.app.repo)
+    except BsError:
+        return None  # cannot tell; the re-verification before the deploy saw it in place
+    now = next((t.commit for t in tags if t.name == to.tag), "(deleted)")
+    return None if now == to.commit else now
 
 
 def outcome_mail(ctx: DeployContext, deployment: Deployment) -> Outgoing:

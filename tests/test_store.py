@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, inspect, select, text
+from sqlalchemy import Engine, create_engine, func, inspect, select, text
 
 from bs.core.links import (
     DEPLOY_LINK,
@@ -349,7 +349,10 @@ def test_two_workers_opening_a_new_store_at_once_both_succeed(
         found = real_has_table(self, connection, table_name, *args, **kw)
         if not raced:
             raced.append(True)
-            open_store(url).dispose()  # the other worker, start to finish
+            # The other worker, start to finish (as one that takes no lock would).
+            other = create_engine(url)
+            metadata.create_all(other)
+            other.dispose()
         return found
 
     monkeypatch.setattr(SQLiteDialect, "has_table", has_table)

@@ -10,6 +10,9 @@ else's links all get the same page; every POST is recorded.
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -89,10 +92,11 @@ def redeem(token: str) -> Response | tuple[str, int] | str:
         result = reverify(settings.forge, settings.config, claims)
         return (False, result.why) if isinstance(result, NotVerified) else (True, result)
 
-    outcome = redeem_link(
-        token, settings.keyring, found.ledger, user, settings.now(), verify,
-        lambda connection, verified: _create(found, connection, verified, user),
-    )  # fmt: skip
+    with _one_at_a_time(_request_key(token)):
+        outcome = redeem_link(
+            token, settings.keyring, found.ledger, user, settings.now(), verify,
+            lambda connection, verified: _create(found, connection, verified, user),
+        )  # fmt: skip
     if not isinstance(outcome, Redeemed):
         # Only ever the requester gets past the generic page (the owner check comes first).
         if outcome.reason == "not_verified":
@@ -104,6 +108,45 @@ def redeem(token: str) -> Response | tuple[str, int] | str:
     # old id and its CSRF token are dead.
     start_session(user, deployments=[*bound_deployments(), outcome.made])
     return redirect(url_for("deploy.page", deployment_id=outcome.made), code=303)
+
+
+_locks: dict[str, tuple[threading.Lock, int]] = {}
+_locks_guard = threading.Lock()
+
+
+def _request_key(token: str) -> str | None:
+    """The request a well-signed link names (its claims are checked again, in order, by
+    redeem_link); None for anything else."""
+    settings = gateway().settings
+    try:
+        claims = verify_link_token(token, settings.keyring, purpose=DEPLOY_LINK, now=settings.now())
+    except LinkRefused:
+        return None
+    return claims.request_key
+
+
+@contextlib.contextmanager
+def _one_at_a_time(key: str | None) -> Iterator[None]:
+    """Redemptions of one request take turns in this process: the first re-verifies from
+    the forge and spends the link; the others then find it spent at once, instead of
+    all re-verifying (the costly part) while it is still unspent. The store's atomic
+    consume still decides between processes and gateways."""
+    if key is None:
+        yield
+        return
+    with _locks_guard:
+        lock, users = _locks.get(key, (threading.Lock(), 0))
+        _locks[key] = (lock, users + 1)
+    try:
+        with lock:
+            yield
+    finally:
+        with _locks_guard:
+            lock, users = _locks[key]
+            if users == 1:
+                del _locks[key]
+            else:
+                _locks[key] = (lock, users - 1)
 
 
 def bound_deployments() -> list[int]:

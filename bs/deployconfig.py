@@ -26,26 +26,21 @@ class _Strict(BaseModel):
 def check_placeholders(text: str) -> str:
     """Refuse any ``{name}`` but the four placeholders (and a stray brace)."""
     try:
-        fields = [
-            name for _, name, spec, conv in string.Formatter().parse(text) if name is not None
-        ]
-        specs = [
-            (spec, conv)
-            for _, name, spec, conv in string.Formatter().parse(text)
-            if name is not None
-        ]
+        fields = [(name, spec, conv) for _, name, spec, conv in string.Formatter().parse(text)]
     except ValueError:
         raise ValueError(
             f"{text!r} has an unmatched brace: write {{{{ or }}}} for a literal brace"
         ) from None
-    for name in fields:
+    for name, spec, conv in fields:
+        if name is None:
+            continue
         if name not in PLACEHOLDERS:
             raise ValueError(
                 f"{text!r} names {{{name}}}: the placeholders are "
                 + ", ".join(f"{{{p}}}" for p in PLACEHOLDERS)
             )
-    if any(spec or conv for spec, conv in specs):
-        raise ValueError(f"{text!r}: placeholders take no format spec or conversion")
+        if spec or conv:
+            raise ValueError(f"{text!r}: placeholders take no format spec or conversion")
     return text
 
 

@@ -13,7 +13,17 @@ import re
 import secrets
 from typing import Any
 
-from flask import Blueprint, Flask, abort, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from werkzeug.wrappers import Response
 
 from bs.gateway.sessions import ServerSession
@@ -94,7 +104,8 @@ def signout() -> Response:
 def register_github(app: Flask, client_id: str, client_secret: str) -> None:
     from authlib.integrations.flask_client import OAuth
 
-    github = gateway_config(app)
+    github = app.extensions["bs"].settings.config.gateway.github
+    assert github is not None
     oauth = OAuth(app)
     oauth.register(
         "github", client_id=client_id, client_secret=client_secret,
@@ -106,19 +117,17 @@ def register_github(app: Flask, client_id: str, client_secret: str) -> None:
     app.extensions["bs_oauth"] = oauth
 
 
-def gateway_config(app: Flask) -> Any:
-    found = app.extensions["bs"].settings.config.gateway.github
-    assert found is not None
-    return found
+def _oauth() -> Any:
+    """Authlib's client for GitHub; a 404 where sign-in with GitHub is not set up."""
+    oauth = current_app.extensions.get("bs_oauth")
+    if oauth is None:
+        abort(404, "Sign-in with GitHub is not set up on this gateway.")
+    return oauth
 
 
 @signin.get("/signin/github")
 def github() -> Response:
-    from flask import current_app
-
-    oauth = current_app.extensions.get("bs_oauth")
-    if oauth is None:
-        abort(404, "Sign-in with GitHub is not set up on this gateway.")
+    oauth = _oauth()
     # The way back is kept in the session, which is stored: never a link's token.
     back_to = safe_next(request.args.get("next"))
     session["next"] = "/" if back_to.startswith("/link/") else back_to
@@ -132,13 +141,10 @@ def github() -> Response:
 @signin.get("/signin/github/callback")
 def github_callback() -> Response:
     from authlib.integrations.base_client.errors import OAuthError
-    from flask import current_app
 
     from requests import RequestException
 
-    oauth = current_app.extensions.get("bs_oauth")
-    if oauth is None:
-        abort(404, "Sign-in with GitHub is not set up on this gateway.")
+    oauth = _oauth()
     org = gateway().settings.config.gateway.github
     assert org is not None
     try:

@@ -286,7 +286,24 @@ class RefDeployedSource(StrictModel):
         return ref
 
 
-DeployedSourceConfig = Annotated[RefDeployedSource, Field(discriminator="source")]
+class GitHubDeploymentsSource(StrictModel):
+    """The deployed version is the latest successful GitHub deployment to an environment.
+
+    After a deploy, the gateway creates a deployment of the commit and its statuses.
+    """
+
+    source: Literal["github-deployments"]
+    environment: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$")] = "production"
+    token_env: EnvName = Field(
+        default="BS_GITHUB_DEPLOY_TOKEN",
+        description="a token with deployments: write on the app's repository (the gateway's)",
+    )
+    api_url: Annotated[str, Field(pattern=r"^https://[^\s@\\]+$")] = "https://api.github.com"
+
+
+DeployedSourceConfig = Annotated[
+    RefDeployedSource | GitHubDeploymentsSource, Field(discriminator="source")
+]
 
 
 class AppConfig(StrictModel):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import string
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -76,8 +77,19 @@ class JenkinsDeploy(_Strict):
 
     kind: Literal["jenkins"]
     url: Annotated[str, Field(pattern=r"^https?://[^\s@\\]+$")] = Field(
-        description="the Jenkins root URL"
+        description="the Jenkins root URL: https, except on this machine"
     )
+
+    @field_validator("url")
+    @classmethod
+    def _https_unless_local(cls, url: str) -> str:
+        host = (urlsplit(url).hostname or "").lower()
+        if url.startswith("http://") and host not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError(
+                f"the Jenkins API token would travel unencrypted to {host}: use https://"
+            )
+        return url
+
     job: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.][A-Za-z0-9_./ -]{0,199}$")] = "Deploy_App"
     parameters: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], Templated] = Field(
         default_factory=lambda: {

@@ -307,7 +307,10 @@ def test_apps_bad_app_name(app_world: World) -> None:
 def test_apps_unknown_deployed_source_names_the_allowed_one(app_world: World) -> None:
     body = GOOD_APP.replace("{source: ref, ref: deployed-to-production}", "{source: http}")
     output = user_error(run_with_apps_yaml(app_world, apps_yaml(body)))
-    assert "apps.frontend.deployed.source: 'http' is not one bs knows: use 'ref'." in output
+    assert (
+        "apps.frontend.deployed.source: 'http' is not one bs knows: use 'ref', 'github-deployments'."
+        in output
+    )
 
 
 def test_apps_deployed_without_source_names_the_key(app_world: World) -> None:

@@ -25,7 +25,8 @@ GIT_REF_NAME = r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$"
 #: A full commit id, SHA-1 or SHA-256.
 COMMIT_SHA = r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$"
 SHA256_HEX = r"^[0-9a-f]{64}$"
-#: A tag name as git allows it: no spaces, control characters or ~^:?*[\ (git check-ref-format).
-TAG_NAME = r"^[^\x00-\x20\x7f~^:?*\[\\]+$"
+#: A tag name as git allows it: no spaces, control characters or ~^:?*[\ (git check-ref-format),
+#: and no leading "-" (git tag refuses it; a deploy command would read it as an option).
+TAG_NAME = r"^[^\x00-\x20\x7f~^:?*\[\\-][^\x00-\x20\x7f~^:?*\[\\]*$"
 #: A path in a repository: no control characters.
 REPO_PATH = r"^[^\x00-\x1f\x7f]+$"

@@ -69,7 +69,10 @@ class TagScheme:
         return SCHEME_EXAMPLES[self.kind]
 
     def sort_key(self, tag: str) -> SortKey | None:
-        """The tag's place in the order, or None when it is not in the scheme."""
+        """The tag's place in the order, or None when it is not in the scheme. A tag
+        starting with "-" is in none: a deploy command would read it as an option."""
+        if tag.startswith("-"):
+            return None
         if self.kind == "release":
             return _numeric_key(_RELEASE, tag)
         if self.kind == "v":

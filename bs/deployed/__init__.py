@@ -14,8 +14,17 @@ def _ref_source(forge: Forge) -> DeployedVersionSource:
     return RefSource(forge)
 
 
+def _github_deployments(forge: Forge) -> DeployedVersionSource:
+    import os
+
+    from bs.deployed.github_deployments import GitHubDeploymentsSource
+
+    return GitHubDeploymentsSource(os.environ)
+
+
 SOURCES: dict[str, Callable[[Forge], DeployedVersionSource]] = {
     "ref": _ref_source,
+    "github-deployments": _github_deployments,
 }
 
 

@@ -48,6 +48,12 @@ class CommandDeployer:
 
     def deploy(self, job: DeployJob, log: LogLine, should_stop: ShouldStop) -> DeployOutcome:
         argv = [fill(arg, job.placeholders()) for arg in self.config.argv]
+        for template, filled in zip(self.config.argv, argv, strict=True):
+            if template.startswith("{") and filled.startswith("-"):
+                # A release value the program would read as an option (git's --upload-pack).
+                return DeployOutcome(
+                    False, f"refused to run: {template} would be {filled!r}, an option"
+                )
         if self.cwd is not None and "/" in argv[0] and not argv[0].startswith("/"):
             argv[0] = str(self.cwd / argv[0])  # a path in the repository, not on PATH
         log(f"$ {' '.join(argv)}")

@@ -232,8 +232,16 @@ class _Attempt:
         while True:
             runs = self.read(lambda: list(self.runs_since(workflow, since)))
             new = [run for run in runs if run.id not in known and run.created_at >= since]
+            if len(new) == 1:
+                return new[0]
             if new:
-                return min(new, key=lambda run: run.id)
+                # Someone else's dispatch (another app, a person) started at the same time:
+                # taking one would risk reporting another run's result as this deploy's.
+                raise _Failed(
+                    f"{len(new)} runs of {self.cfg.workflow} started at once and GitHub did "
+                    "not say which one this dispatch made: bs will not guess. Check the runs "
+                    f"at https://github.com/{self.repo}/actions and try again."
+                )
             if self.should_stop():
                 raise _Failed(
                     "the gateway is shutting down; the dispatched run had not appeared yet"

@@ -101,12 +101,23 @@ def trusted_hosts(gateway_url: str, *, loopback: bool) -> list[str]:
 
 
 _LINK_SEGMENT = re.compile(r"(?i)(/+link/+)[^/]*")
+#: Anything shaped like a deploy link's token, wherever it is.
+_TOKEN = re.compile(r"bs1\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
+
+
+def redact_text(text: str) -> str:
+    """`text` with every token-shaped string hidden and control characters escaped (a
+    request must not write a line of its own into the log)."""
+    text = _TOKEN.sub("[redacted]", text)
+    return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text)
 
 
 def loggable_path(target: str) -> str:
     """A request target fit for a log: no query (OAuth codes, state), no scheme or host,
-    and no link token however the path is spelt (``/%6Cink/...``, ``//link/...``)."""
-    parts = urlsplit(target)
-    path = unquote(parts.path) if parts.scheme or target.startswith("/") else unquote(target)
-    path = path.split("?", 1)[0]
-    return _LINK_SEGMENT.sub(lambda m: "/link/[redacted]", path)
+    no link token however the path is spelt (``/%6Cink/...``, ``//link/...``), and no
+    line breaks."""
+    if "://" in target.split("?", 1)[0]:
+        target = urlsplit(target).path  # absolute form: drop the scheme and host
+    path = unquote(target.split("?", 1)[0])
+    path = _LINK_SEGMENT.sub(lambda m: "/link/[redacted]", path)
+    return redact_text(path)

@@ -18,7 +18,7 @@ from flask import Flask
 from werkzeug.serving import WSGIRequestHandler
 
 from bs.errors import BsError
-from bs.gateway.security import loggable_path
+from bs.gateway.security import loggable_path, redact_text
 from bs.gateway.state import GatewaySettings
 from bs.workspace import Workspace
 
@@ -69,7 +69,11 @@ def build_settings(workspace: Workspace, env: Mapping[str, str], *, host: str) -
     return GatewaySettings(
         config=config, forge=forge, engine=open_store(store_url(workspace, env)),
         keyring=keyring, mailer=open_mailer(workspace, env), env=dict(env),
-        now=lambda: datetime.now(UTC), secure=not loopback, local_users=local_users,
+        # Cookies are Secure (and __Host-) wherever the gateway is reached over https, a
+        # TLS proxy in front of a loopback gateway included.
+        now=lambda: datetime.now(UTC),
+        secure=not loopback or config.gateway.url.startswith("https://"),
+        local_users=local_users,
         holder=secrets.token_hex(8), root=workspace.root,
     )  # fmt: skip
 
@@ -99,6 +103,15 @@ class RedactingHandler(WSGIRequestHandler):
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         logging.getLogger("bs.gateway.access").info(
-            '%s "%s %s" %s', self.address_string(), self.command,
-            loggable_path(self.path), code,
+            '%s "%s %s" %s', self.address_string(), getattr(self, "command", "-"),
+            loggable_path(getattr(self, "path", "-")), code,
         )  # fmt: skip
+
+    def log_error(self, format: str, *args: object) -> None:
+        # "Bad request syntax ('GET /link/TOKEN ...')": the raw line, so redacted whole.
+        logging.getLogger("bs.gateway.access").warning(
+            "%s %s", self.address_string(), redact_text(format % args)
+        )
+
+    def log_message(self, format: str, *args: object) -> None:
+        self.log_error(format, *args)

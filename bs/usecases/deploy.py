@@ -24,7 +24,6 @@ from zoneinfo import ZoneInfo
 
 from bs.config import AppConfig, BsConfig
 from bs.core.links import DEPLOY_LINK, LinkClaims
-from bs.core.redaction import redact, secret_values
 from bs.core.slots import describe_instant
 from bs.deployconfig import CommandDeploy, JenkinsDeploy, WorkflowDeploy
 from bs.deployed import source_for
@@ -32,6 +31,7 @@ from bs.deployers import Deployer, DeployJob, DeployOutcome, deployer_for
 from bs.errors import BsError
 from bs.mail.compose import Outgoing
 from bs.ports import Forge, Mailer
+from bs.redaction import redact, secret_values
 from bs.store.deployments import Busy, Deployment, Deployments, NotStartable
 from bs.usecases.notify import address_of, deliver, prepare
 from bs.usecases.reverify import NotVerified, Verified, reverify
@@ -176,7 +176,9 @@ def run_deploy(
                 lost.set()
                 return
 
-    hidden = secret_values(ctx.env, credential_names(verified.app))
+    deploy = verified.app.deploy
+    pairs = [(deploy.username_env, deploy.token_env)] if isinstance(deploy, JenkinsDeploy) else []
+    hidden = secret_values(ctx.env, credential_names(verified.app), pairs)
     renewer = threading.Thread(target=keep_lock, name=f"lock-{deployment.id}", daemon=True)
     renewer.start()
     request = verified.request
@@ -195,7 +197,7 @@ def run_deploy(
     if ok and (moved_to := tag_moved(ctx.forge, verified)) is not None:
         ok = False
         summary += (
-            f"; but the tag {request.to.tag} moved to {moved_to[:12]} while it ran, so what "
+            f"; but the tag {request.to.tag} moved to {moved_to[:44]} while it ran, so what "
             f"was deployed may not be the approved {request.to.commit[:12]}: check what is "
             "live. The deployed version was not recorded."
         )
@@ -237,14 +239,15 @@ def credential_names(app: AppConfig) -> list[str]:
 
 
 def tag_moved(forge: Forge, verified: Verified) -> str | None:
-    """Where the release's tag points now, when that is no longer the approved commit."""
+    """Where the release's tag points now, when that is no longer the approved commit (or
+    cannot be told)."""
     to = verified.request.to
     if to.tag is None:
         return None
     try:
         tags = forge.list_tags(verified.app.repo)
     except BsError:
-        return None  # cannot tell; the re-verification before the deploy saw it in place
+        return "(unknown: the forge could not list the tags)"  # fail closed
     now = next((t.commit for t in tags if t.name == to.tag), "(deleted)")
     return None if now == to.commit else now
 

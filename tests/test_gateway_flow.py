@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -49,3 +50,17 @@ def test_link_to_finished_deployment(world: World, tmp_path: Path) -> None:
     # The same link again: refused, and nothing more deployed.
     again = client.get(link.path)
     assert again.status_code == 403
+
+
+def test_serve_on_a_port_in_use_is_one_clear_error(world: World, tmp_path: Path) -> None:
+    link = minted(world, tmp_path)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = world.bs("serve", "--port", str(port), env={"BS_LINK_KEYS": link.keys})
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        f"bs: error: cannot listen on 127.0.0.1:{port}: Address already in use. "
+        "Stop what uses it, or pick another port with --port."
+    )

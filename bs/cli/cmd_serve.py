@@ -54,6 +54,7 @@ def serve(cli: CliContext, host: str, port: int, as_json: bool) -> None:
         "%(asctime)s %(name)s %(message)s"))  # fmt: skip
     logging.basicConfig(level=logging.INFO, handlers=[handler])
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    _check_free(host, port)
     server = make_server(host, port, app, threaded=True, request_handler=RedactingHandler)
     listening = f"http://{host}:{server.server_address[1]}"
     if as_json:
@@ -91,3 +92,23 @@ class JsonLines(logging.Formatter):
 
 def emit_json_line(data: dict[str, str]) -> None:
     click.echo(json.dumps(data))
+
+
+def _check_free(host: str, port: int) -> None:
+    """werkzeug would print its own message and exit: say it as bs does."""
+    import socket
+
+    from bs.errors import BsError
+
+    if port == 0:
+        return
+    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host.strip("[]"), port))
+        except OSError as exc:
+            raise BsError(
+                f"cannot listen on {host}:{port}: {exc.strerror or exc}. Stop what uses it, "
+                "or pick another port with --port."
+            ) from None

@@ -88,7 +88,8 @@ def main() -> None:
     step(f"POST (Open the deployment): now at {page.url.removeprefix(base)}: '{title(page)}'")
     deployment = page.url
     page = browser.post(deployment + "/deploy", data={"csrf": csrf(page)}, headers=origin)
-    step(f"POST (Deploy): {page.status_code}; the log, as the page shows it live:")
+    answer = page.history[0].status_code if page.history else page.status_code
+    step(f"POST (Deploy): {answer}, back to the page; the log, as it shows it live:")
     after, state = 0, "running"
     for _ in range(600):
         progress = browser.get(f"{deployment}/progress", params={"after": after}).json()

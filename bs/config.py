@@ -204,7 +204,8 @@ class GatewayConfig(StrictModel):
     )
     lock_timeout: float = Field(
         default=60, ge=2, le=3600,
-        description="seconds after which a deploy lock its gateway stopped renewing is freed",
+        description="seconds between renewals of a deploy lock before it lapses; a lock its "
+        "gateway stopped renewing is freed within twice this (clocks may differ by up to it)",
     )  # fmt: skip
 
     @field_validator("store")

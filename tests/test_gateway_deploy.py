@@ -221,8 +221,10 @@ def test_the_store_lock_one_deploy_per_app_until_its_ttl_passes(tmp_path: Path) 
     late = T0 + TTL + timedelta(seconds=1)
     assert store.recover_stale(late) == []
     assert store.start(second, "frontend", by="alice", holder="gw-b", now=late) == Busy(first)
-    # Not renewed for a ttl (its gateway died): freed, and the deployment is interrupted.
-    dead = T0 + timedelta(seconds=50) + TTL + timedelta(seconds=1)
+    # Not renewed for two ttls (its gateway died; one ttl is allowed for clock differences
+    # between instances): freed, and the deployment is interrupted.
+    assert store.recover_stale(T0 + timedelta(seconds=50) + 2 * TTL - timedelta(seconds=1)) == []
+    dead = T0 + timedelta(seconds=50) + 2 * TTL + timedelta(seconds=1)
     assert store.recover_stale(dead) == [first]
     assert store.lock_holder("frontend", dead) is None
     interrupted = store.get(first)
@@ -245,7 +247,7 @@ def test_an_interrupted_deployment_cannot_be_deployed_again(m: Minted) -> None:
     # Another gateway process started it, then died without renewing its lock.
     started = found.deployments.start(1, "frontend", by="alice", holder="gone", now=clock())
     assert started == 1
-    clock.moment = datetime.now(UTC) + found.deployments.lock_ttl + timedelta(seconds=1)
+    clock.moment = datetime.now(UTC) + 2 * found.deployments.lock_ttl + timedelta(seconds=1)
     assert alice.get("/").status_code == 200  # the home page recovers stale locks
     assert deployment_state(app) == "interrupted"
     page = alice.get(PAGE)

@@ -330,7 +330,7 @@ def _two_deployments(tmp_path: Path) -> tuple[Deployments, int, int, datetime]:
 def test_a_deploy_whose_lock_went_to_another_learns_it(tmp_path: Path) -> None:
     store, a, b, t0 = _two_deployments(tmp_path)
     assert store.start(a, "frontend", by="alice", holder="gw", now=t0) == 1
-    later = t0 + timedelta(seconds=61)  # a's renewals stopped: its lock lapsed
+    later = t0 + timedelta(seconds=121)  # a's renewals stopped: its lock lapsed (2 ttls)
     assert store.start(b, "frontend", by="alice", holder="gw", now=later) == 1
     assert store.lock_holder("frontend", later) == b
     assert store.renew(a, "frontend", "gw", later) is False
@@ -339,7 +339,7 @@ def test_a_deploy_whose_lock_went_to_another_learns_it(tmp_path: Path) -> None:
 def test_a_stale_deploy_finishing_frees_no_other_deployment_s_lock(tmp_path: Path) -> None:
     store, a, b, t0 = _two_deployments(tmp_path)
     assert store.start(a, "frontend", by="alice", holder="gw", now=t0) == 1
-    later = t0 + timedelta(seconds=61)
+    later = t0 + timedelta(seconds=121)
     assert store.start(b, "frontend", by="alice", holder="gw", now=later) == 1
     store.finish(a, "frontend", "gw", ok=True, summary="done", url=None, now=later)
     assert store.lock_holder("frontend", later) == b

@@ -308,13 +308,6 @@ def test_a_tag_filled_into_the_deploy_command_cannot_be_an_option(tmp_path: Path
 # === deploy locks across gateway instances ==========================================
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: lock expiry compares each instance's own clock: a second gateway whose "
-    "clock is ahead by more than 3/4 of lock_timeout marks a live, renewing deploy "
-    "interrupted (and its deployer is then stopped mid-deploy); the database's clock "
-    "would be one clock for all",
-)
 def test_a_live_deploy_is_not_interrupted_by_another_instance_s_fast_clock(
     tmp_path: Path,
 ) -> None:

@@ -8,7 +8,7 @@ left be: the deploy command runs in a session of its own (bs/deployers/command.p
 reaches it, and it may run on. That is why bs calls the outcome unknown.
 
 What bs promises (bs/store/deployments.py): a gateway that dies stops renewing its
-app lock; the lock expires after ``gateway.lock_timeout``; the deployment it was
+app lock; the lock is freed within twice ``gateway.lock_timeout``; the deployment it was
 running is then marked ``interrupted``, its outcome unknown, and never run again by
 bs. So, after a restart: the record says interrupted, Deploy is refused (the command
 never runs a second time, even long after its pause), the app's lock is free for
@@ -22,7 +22,7 @@ import os
 import signal
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -94,8 +94,11 @@ def progress(http: requests.Session, url: str) -> dict[str, Any]:
 
 
 def store_of(world: World) -> Deployments:
-    """The store the gateway uses (bs.yaml's gateway.store, the default SQLite file)."""
-    return Deployments(open_store(store_url(Workspace(world.checkout), {})))
+    """The store the gateway uses (bs.yaml's gateway.store, the default SQLite file), with
+    its lock timeout."""
+    workspace = Workspace(world.checkout)
+    ttl = timedelta(seconds=workspace.config.gateway.lock_timeout)
+    return Deployments(open_store(store_url(workspace, {})), lock_ttl=ttl)
 
 
 def lock_holder(store: Deployments) -> int | None:
@@ -148,7 +151,7 @@ def test_a_gateway_killed_mid_deploy_restarts_with_it_interrupted_and_never_reru
         first.kill()
         # The dead gateway's lock is held until it expires, so nothing else starts meanwhile.
         assert lock_holder(store) == 1
-        wait_for("the dead gateway's lock to expire", lambda: lock_holder(store) is None, 10)
+        wait_for("the dead gateway's lock to expire", lambda: lock_holder(store) is None, 20)
 
         second = start_gateway(world, m.keys, logs)  # the same checkout: the same store
         gateways.append(second)
@@ -196,7 +199,7 @@ def test_a_gateway_restarted_before_the_dead_lock_expires_still_reports_it_inter
         gateways.append(second)
         if lock_holder(store) != 1:
             pytest.fail("the restart took longer than the lock: this test shows nothing")
-        wait_for("the dead gateway's lock to expire", lambda: lock_holder(store) is None, 10)
+        wait_for("the dead gateway's lock to expire", lambda: lock_holder(store) is None, 20)
         # The lock has expired: its deployment is interrupted, whoever looks at it.
         found = progress(http, second.url)
         assert found["state"] == "interrupted", found

@@ -3,8 +3,9 @@
 Taking an app's lock is an insert on its primary key, so of two gateways (or
 two clicks) only one deploys an app at a time. The holder renews the lock
 while its deployer runs; a gateway that dies stops renewing, the lock
-expires, and the deployment it was running is marked ``interrupted`` (its
-outcome unknown, never retried by bs: nothing is deployed twice).
+expires (allowing for another instance's clock to run up to a ttl ahead), and
+the deployment it was running is marked ``interrupted`` (its outcome unknown,
+never retried by bs: nothing is deployed twice).
 """
 
 from __future__ import annotations
@@ -267,11 +268,17 @@ class Deployments:
                 )
             )
 
+    def _expired_before(self, now: datetime) -> datetime:
+        """A lock counts as expired once its expiry is a whole ttl behind `now`: its holder
+        set the expiry by its own clock, and another instance's may run ahead of it (up to
+        a ttl is allowed for). A dead holder's lock is thus freed within two ttls."""
+        return (now - self.lock_ttl).astimezone(UTC)
+
     def recover_stale(self, now: datetime) -> list[int]:
         """Free expired locks; mark the deployments they guarded interrupted."""
         with self.engine.begin() as connection:
             connection.execute(
-                delete(app_locks).where(app_locks.c.expires_at < now.astimezone(UTC))
+                delete(app_locks).where(app_locks.c.expires_at < self._expired_before(now))
             )
             held = select(app_locks.c.deployment_id)
             orphans = (
@@ -297,7 +304,7 @@ class Deployments:
         with self.engine.connect() as connection:
             found = connection.execute(
                 select(app_locks.c.deployment_id).where(
-                    app_locks.c.app == app, app_locks.c.expires_at >= now.astimezone(UTC)
+                    app_locks.c.app == app, app_locks.c.expires_at >= self._expired_before(now)
                 )
             ).scalar()
         return None if found is None else int(found)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import time
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import World
+from tests.checkhelpers import FRONTEND
+from tests.conftest import World, git
 from tests.gatewayhelpers import csrf_of, gateway, minted, redeem, sign_in
 from tests.hookhelpers import outbox, recipients
 
@@ -64,3 +66,21 @@ def test_serve_on_a_port_in_use_is_one_clear_error(world: World, tmp_path: Path)
         f"bs: error: cannot listen on 127.0.0.1:{port}: Address already in use. "
         "Stop what uses it, or pick another port with --port."
     )
+
+
+def test_home_shows_open_requests_and_what_each_needs(world: World, tmp_path: Path) -> None:
+    link = minted(world, tmp_path)  # request #1 merged; frontend's release_1 deployed
+    work = world.root / "work" / "frontend"  # frontend's history, as minted built it
+    (work / "app" / "main.py").write_text("print(3)\n")
+    git(work, "commit", "-q", "-am", "three")
+    git(work, "tag", "release_3")
+    git(work, "push", "-q", str(world.app_bare(FRONTEND)), "main", "release_3")
+    opened = world.bs("open-request", "frontend", "release_3", "--json", user="alice")
+    assert opened.exit_code == 0, opened.output
+    client = gateway(link).test_client()
+    sign_in(client, "bob")
+    rows = re.search(r'<table class="list" id="requests">(.*?)</table>', client.get("/").text, re.S)
+    assert rows and "not checked yet" in rows.group(1) and ">2<" in rows.group(1)
+    assert world.bs("check", "2", user="carol").exit_code == 1  # pending: posts bs/policy
+    rows = re.search(r'<table class="list" id="requests">(.*?)</table>', client.get("/").text, re.S)
+    assert rows and "pending: " in rows.group(1) and "approval" in rows.group(1)

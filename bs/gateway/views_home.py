@@ -8,9 +8,10 @@ from flask import Blueprint, jsonify, redirect, render_template, session, url_fo
 from sqlalchemy import text
 from werkzeug.wrappers import Response
 
+from bs.core.verdict import STATUS_CONTEXT
 from bs.errors import BsError
 from bs.gateway.state import gateway, signed_in
-from bs.usecases.check import check_pull_request, trusted_policies
+from bs.usecases.check import trusted_policies
 from bs.usecases.releases import list_tags
 
 home = Blueprint("home", __name__)
@@ -56,14 +57,23 @@ def _apps() -> list[AppRow]:
 
 
 def _requests() -> list[RequestRow]:
+    """Open requests and what each still needs: the ``bs/policy`` status the check posted
+    on its head (one forge call each; the page is read-only, so nothing re-evaluates)."""
     settings = gateway().settings
     forge, repo = settings.forge, settings.config.requests_repo
     rows = []
     for pull in forge.list_pull_requests(repo, "open"):
         try:
-            needs = check_pull_request(forge, repo, pull.number, post_status=False).verdict.summary
+            posted = [s for s in forge.list_statuses(repo, pull.head_sha)
+                      if s.context == STATUS_CONTEXT]  # fmt: skip
         except BsError as exc:
-            needs = f"cannot be checked: {exc.message}"
+            needs = f"cannot be read: {exc.message}"
+        else:
+            latest = max(posted, key=lambda s: s.created_at) if posted else None
+            needs = (
+                f"{latest.state}: {latest.description}" if latest
+                else "not checked yet (bs check has not run on its head)"
+            )  # fmt: skip
         rows.append(RequestRow(pull.number, pull.url, pull.title, pull.author, needs))
     return rows
 

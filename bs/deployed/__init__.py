@@ -2,31 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping
 
 from bs.config import AppConfig
 from bs.ports import DeployedVersionSource, Forge
 
 
-def _ref_source(forge: Forge) -> DeployedVersionSource:
+def _ref_source(forge: Forge, env: Mapping[str, str]) -> DeployedVersionSource:
     from bs.deployed.ref import RefSource
 
     return RefSource(forge)
 
 
-def _github_deployments(forge: Forge) -> DeployedVersionSource:
-    import os
-
+def _github_deployments(forge: Forge, env: Mapping[str, str]) -> DeployedVersionSource:
     from bs.deployed.github_deployments import GitHubDeploymentsSource
 
-    return GitHubDeploymentsSource(os.environ)
+    return GitHubDeploymentsSource(env)
 
 
-SOURCES: dict[str, Callable[[Forge], DeployedVersionSource]] = {
+SOURCES: dict[str, Callable[[Forge, Mapping[str, str]], DeployedVersionSource]] = {
     "ref": _ref_source,
     "github-deployments": _github_deployments,
 }
 
 
-def source_for(app: AppConfig, forge: Forge) -> DeployedVersionSource:
-    return SOURCES[app.deployed.source](forge)
+def source_for(
+    app: AppConfig, forge: Forge, env: Mapping[str, str] | None = None
+) -> DeployedVersionSource:
+    """`app`'s source; its credentials (if any) from `env`, the process's by default."""
+    return SOURCES[app.deployed.source](forge, os.environ if env is None else env)

@@ -204,7 +204,7 @@ def run_deploy(
         write(summary)
     if ok:
         try:
-            moved = source_for(verified.app, ctx.forge).record_deployed(
+            moved = source_for(verified.app, ctx.forge, ctx.env).record_deployed(
                 app, verified.app, request.to.commit
             )
             write(f"deployed version recorded: {moved}")

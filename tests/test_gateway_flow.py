@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import socket
+import subprocess
+import sys
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -84,3 +89,26 @@ def test_home_shows_open_requests_and_what_each_needs(world: World, tmp_path: Pa
     assert world.bs("check", "2", user="carol").exit_code == 1  # pending: posts bs/policy
     rows = re.search(r'<table class="list" id="requests">(.*?)</table>', client.get("/").text, re.S)
     assert rows and "pending: " in rows.group(1) and "approval" in rows.group(1)
+
+
+def test_serve_json_says_where_it_listens_and_logs_json_lines(world: World, tmp_path: Path) -> None:
+    link = minted(world, tmp_path)
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "BS_LINK_KEYS": link.keys}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bs", "serve", "--port", "0", "--json"],
+        cwd=world.checkout, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None and process.stderr is not None
+        started = json.loads(process.stdout.readline())
+        assert started["links"] == "http://127.0.0.1:8421"
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+", started["listening"])
+        with urllib.request.urlopen(started["listening"] + link.path) as page:
+            assert page.status == 200
+    finally:
+        process.terminate()
+        _, errors = process.communicate(timeout=30)
+    logged = [json.loads(line) for line in errors.splitlines() if line.strip()]
+    access = [entry for entry in logged if entry["logger"] == "bs.gateway.access"]
+    assert access and access[0]["message"].endswith('"GET /link/[redacted]" 200')
+    assert link.token not in errors

@@ -18,9 +18,8 @@ token never appears in one.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 
-from github import Auth, Github, GithubException, RateLimitExceededException
+from github import Github, GithubException, RateLimitExceededException
 from github.Deployment import Deployment
 from github.Repository import Repository
 
@@ -28,9 +27,8 @@ import requests
 from bs.config import AppConfig
 from bs.config import GitHubDeploymentsSource as SourceConfig
 from bs.errors import BsError
+from bs.githubapi import github_said, open_github, retry_hint
 
-#: Seconds one HTTP request to GitHub may take.
-HTTP_TIMEOUT = 30
 _Errors = (GithubException, requests.RequestException)
 
 
@@ -38,34 +36,6 @@ def _settings(config: AppConfig) -> SourceConfig:
     source = config.deployed
     assert isinstance(source, SourceConfig)  # chosen by deployed.source
     return source
-
-
-def _one_line(text: object, limit: int = 200) -> str:
-    line = " ".join(str(text).split())
-    return line if len(line) <= limit else line[: limit - 1] + "…"
-
-
-def _said(exc: GithubException) -> str:
-    """GitHub's own words in an error answer: its message and its errors' messages."""
-    data = exc.data
-    if not isinstance(data, dict):
-        return _one_line(data or "")
-    errors = [
-        e.get("message") or e.get("code") if isinstance(e, dict) else e
-        for e in data.get("errors") or []
-    ]
-    return _one_line("; ".join(str(part) for part in [data.get("message"), *errors] if part))
-
-
-def _reset(exc: GithubException) -> str:
-    """When to try again after a rate limit, from GitHub's headers (lower-cased by PyGithub)."""
-    headers = exc.headers or {}
-    if str(headers.get("retry-after", "")).isdigit():
-        return f"; try again in {headers['retry-after']} s"
-    if str(headers.get("x-ratelimit-reset", "")).isdigit():
-        reset = datetime.fromtimestamp(int(headers["x-ratelimit-reset"]), UTC)
-        return f"; it resets at {reset:%H:%M:%S} UTC"
-    return "; try again later"
 
 
 class GitHubDeploymentsSource:
@@ -132,16 +102,8 @@ class GitHubDeploymentsSource:
                 f"and the gateway needs it to record deploys; set it to a GitHub token with "
                 f"Deployments: read and write on {config.repo}"
             )
-        github = Github(
-            auth=Auth.Token(token),
-            base_url=source.api_url,
-            timeout=HTTP_TIMEOUT,
-            per_page=100,
-            retry=None,  # a failed read is reported, and a write is never sent twice
-            seconds_between_requests=None,
-            seconds_between_writes=None,
-            lazy=True,  # no GET of the repository itself: its deployments answer 404 alike
-        )
+        # lazy: no GET of the repository itself; its deployments answer 404 alike
+        github = open_github(token, source.api_url, lazy=True)
         return github, github.get_repo(config.repo)
 
     def _explain(self, exc: Exception, app: str, config: AppConfig, doing: str) -> str:
@@ -167,9 +129,9 @@ def _explanation(exc: Exception, env: str, repo: str, url: str, doing: str) -> s
         else:
             what = f"talking to GitHub at {url} failed ({type(exc).__name__})"
         return f"{what}: check the network and try again"
-    status, said = exc.status, _said(exc)
+    status, said = exc.status, github_said(exc)
     if isinstance(exc, RateLimitExceededException) or status == 429 or "rate limit" in said.lower():
-        return f"GitHub's rate limit for the token in {env} is used up{_reset(exc)}"
+        return f"GitHub's rate limit for the token in {env} is used up{retry_hint(exc)}"
     if status == 401:
         return (
             f"GitHub refused the token in {env} ({said}): "

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
-from github import Auth, Github, GithubException, RateLimitExceededException
+from github import Github, GithubException, RateLimitExceededException
 from github.Workflow import Workflow
 from github.WorkflowRun import WorkflowRun
 
@@ -26,13 +26,12 @@ import requests
 from bs.deployconfig import WorkflowDeploy, fill
 from bs.deployers import DeployJob, DeployOutcome, LogLine, ShouldStop
 from bs.errors import BsError
+from bs.githubapi import github_said, open_github, retry_hint
 
 #: How far GitHub's clock may lag ours when matching a run to its dispatch.
 CLOCK_SKEW = timedelta(minutes=2)
 #: Tries of a read that fails with a 5xx or a network error while following a run.
 READ_TRIES = 3
-#: Seconds one HTTP request to GitHub may take.
-HTTP_TIMEOUT = 30
 
 T = TypeVar("T")
 _Errors = (GithubException, requests.RequestException)
@@ -42,23 +41,6 @@ class _Failed(Exception):
     """Ends the deployment with its one-line argument as the summary."""
 
 
-def _one_line(text: object, limit: int = 200) -> str:
-    line = " ".join(str(text).split())
-    return line if len(line) <= limit else line[: limit - 1] + "…"
-
-
-def _message(exc: GithubException) -> str:
-    """GitHub's own words in an error answer: its message and its errors' messages."""
-    data = exc.data
-    if not isinstance(data, dict):
-        return _one_line(data or "")
-    errors = [
-        e.get("message") or e.get("code") if isinstance(e, dict) else e
-        for e in data.get("errors") or []
-    ]
-    return _one_line("; ".join(str(part) for part in [data.get("message"), *errors] if part))
-
-
 def _transient(exc: Exception) -> str | None:
     """What went wrong, if a later try of the same read may work."""
     if isinstance(exc, GithubException):
@@ -66,17 +48,6 @@ def _transient(exc: Exception) -> str | None:
     if isinstance(exc, requests.ConnectionError | requests.Timeout):
         return f"GitHub did not answer ({type(exc).__name__})"
     return None
-
-
-def _reset(exc: GithubException) -> str:
-    """When to try again after a rate limit, from GitHub's headers (lower-cased by PyGithub)."""
-    headers = exc.headers or {}
-    if str(headers.get("retry-after", "")).isdigit():
-        return f"; try again in {headers['retry-after']} s"
-    if str(headers.get("x-ratelimit-reset", "")).isdigit():
-        reset = datetime.fromtimestamp(int(headers["x-ratelimit-reset"]), UTC)
-        return f"; it resets at {reset:%H:%M:%S} UTC"
-    return "; try again later"
 
 
 def _state(status: str | None, conclusion: str | None) -> str:
@@ -111,15 +82,7 @@ class WorkflowDeployer:
         inputs = {
             name: fill(value, job.placeholders()) for name, value in self.config.inputs.items()
         }
-        github = Github(
-            auth=Auth.Token(self._token),
-            base_url=self.config.api_url,
-            timeout=HTTP_TIMEOUT,
-            per_page=100,
-            retry=None,  # reads are retried here, on the injected clock; a dispatch never is
-            seconds_between_requests=None,  # the polling is paced by poll_interval
-            seconds_between_writes=None,
-        )
+        github = open_github(self._token, self.config.api_url)
         attempt = _Attempt(self, github, self.config.repo or job.repo, log, should_stop)
         try:
             outcome = attempt.run(inputs)
@@ -212,7 +175,7 @@ class _Attempt:
                 self.cfg.ref, inputs, throw=True, return_run_details=True
             )
         except GithubException as exc:
-            if exc.status != 422 or "return_run_details" not in _message(exc):
+            if exc.status != 422 or "return_run_details" not in github_said(exc):
                 raise
             answer = workflow.create_dispatch(self.cfg.ref, inputs, throw=True)  # an older GitHub
         if isinstance(answer, WorkflowRun):
@@ -300,9 +263,9 @@ class _Attempt:
         if not isinstance(exc, GithubException):
             what = _transient(exc) or f"talking to GitHub failed ({type(exc).__name__})"
             return f"{what} at {self.cfg.api_url}: check the network and try again"
-        status, said = exc.status, _message(exc)
+        status, said = exc.status, github_said(exc)
         if isinstance(exc, RateLimitExceededException) or "rate limit" in said.lower():
-            return f"GitHub's rate limit for the token in {env} is used up{_reset(exc)}"
+            return f"GitHub's rate limit for the token in {env} is used up{retry_hint(exc)}"
         if status == 401:
             return (
                 f"GitHub refused the token in {env} ({said}): "

@@ -1,0 +1,58 @@
+"""What every use of GitHub's REST API through PyGithub shares.
+
+A client made the one way (a token, a base URL for Enterprise, a timeout, no
+hidden retries or pauses: callers pace and retry themselves, and never send a
+write twice), and the pieces of a one-line error: GitHub's own words, and
+when a rate limit lets one try again.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from github import Auth, Github, GithubException
+
+#: Seconds one HTTP request to GitHub may take.
+HTTP_TIMEOUT = 30
+
+
+def open_github(token: str, api_url: str, *, lazy: bool = False) -> Github:
+    """A client for `api_url` acting with `token`. Close it when done."""
+    return Github(
+        auth=Auth.Token(token),
+        base_url=api_url,
+        timeout=HTTP_TIMEOUT,
+        per_page=100,
+        retry=None,  # a failed read is the caller's to retry; a write is never sent twice
+        seconds_between_requests=None,  # callers pace their own polling
+        seconds_between_writes=None,
+        lazy=lazy,
+    )
+
+
+def _one_line(text: object, limit: int = 200) -> str:
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def github_said(exc: GithubException) -> str:
+    """GitHub's own words in an error answer: its message and its errors' messages."""
+    data = exc.data
+    if not isinstance(data, dict):
+        return _one_line(data or "")
+    errors = [
+        e.get("message") or e.get("code") if isinstance(e, dict) else e
+        for e in data.get("errors") or []
+    ]
+    return _one_line("; ".join(str(part) for part in [data.get("message"), *errors] if part))
+
+
+def retry_hint(exc: GithubException) -> str:
+    """When to try again after a rate limit, from GitHub's headers (lower-cased by PyGithub)."""
+    headers = exc.headers or {}
+    if str(headers.get("retry-after", "")).isdigit():
+        return f"; try again in {headers['retry-after']} s"
+    if str(headers.get("x-ratelimit-reset", "")).isdigit():
+        reset = datetime.fromtimestamp(int(headers["x-ratelimit-reset"]), UTC)
+        return f"; it resets at {reset:%H:%M:%S} UTC"
+    return "; try again later"

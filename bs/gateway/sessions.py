@@ -12,7 +12,7 @@ import hashlib
 import json
 import secrets
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Flask, Request, Response
@@ -67,8 +67,7 @@ class StoreSessionInterface(SessionInterface):
             ).first()
         if row is None:
             return ServerSession()
-        expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=UTC)
-        if expires <= self.now():
+        if row.expires_at <= self.now():
             return ServerSession()
         return ServerSession(json.loads(row.data), sid)
 
@@ -94,7 +93,7 @@ class StoreSessionInterface(SessionInterface):
                     insert(web_sessions).values(
                         id_digest=_digest(session.sid),
                         data=data,
-                        expires_at=(self.now() + LIFETIME).astimezone(UTC),
+                        expires_at=self.now() + LIFETIME,
                     )
                 )
                 response.set_cookie(
@@ -116,7 +115,5 @@ class StoreSessionInterface(SessionInterface):
         if secrets.randbelow(100) == 0:
             with self.engine.begin() as connection:
                 connection.execute(
-                    delete(web_sessions).where(
-                        web_sessions.c.expires_at < self.now().astimezone(UTC)
-                    )
+                    delete(web_sessions).where(web_sessions.c.expires_at < self.now())
                 )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import Connection, Engine, and_, delete, insert, select, update
@@ -28,13 +28,6 @@ INTERRUPTED = (
     "the gateway stopped while this deployment was running, so whether it finished is "
     "unknown. bs will not run it again: check what is deployed, then open a new request."
 )
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    # SQLite hands back naive datetimes; everything is stored in UTC.
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment
 
 
 @dataclass(frozen=True)
@@ -58,11 +51,6 @@ class Deployment:
 
     @classmethod
     def from_row(cls, row: RowMapping) -> Deployment:
-        def at(name: str) -> datetime:
-            found = _aware(row[name])
-            assert found is not None
-            return found
-
         return cls(
             id=row["id"],
             request_key=row["request_key"],
@@ -70,16 +58,16 @@ class Deployment:
             pull_request=row["pull_request"],
             requester=row["requester"],
             record=json.loads(row["record"]),
-            slot_start=at("slot_start"),
-            slot_end=at("slot_end"),
+            slot_start=row["slot_start"],
+            slot_end=row["slot_end"],
             state=row["state"],
             attempts=row["attempts"],
             summary=row["summary"],
             url=row["url"],
             deployed_by=row["deployed_by"],
-            created_at=at("created_at"),
-            started_at=_aware(row["started_at"]),
-            finished_at=_aware(row["finished_at"]),
+            created_at=row["created_at"],
+            started_at=row["started_at"],
+            finished_at=row["finished_at"],
         )
 
     def in_slot(self, now: datetime) -> bool:
@@ -128,12 +116,12 @@ class Deployments:
                 pull_request=pull_request,
                 requester=requester,
                 record=json.dumps(record, sort_keys=True),
-                slot_start=slot_start.astimezone(UTC),
-                slot_end=slot_end.astimezone(UTC),
+                slot_start=slot_start,
+                slot_end=slot_end,
                 state="ready",
                 attempts=0,
                 summary="",
-                created_at=now.astimezone(UTC),
+                created_at=now,
             )
         )
         key = result.inserted_primary_key
@@ -172,7 +160,7 @@ class Deployments:
                         app=app,
                         deployment_id=deployment_id,
                         holder=holder,
-                        expires_at=(now + self.lock_ttl).astimezone(UTC),
+                        expires_at=now + self.lock_ttl,
                     )
                 )
                 started = connection.execute(
@@ -182,9 +170,9 @@ class Deployments:
                         state="running",
                         attempts=deployments.c.attempts + 1,
                         summary="",
-                        started_at=now.astimezone(UTC),
+                        started_at=now,
                         finished_at=None,
-                        heartbeat_at=now.astimezone(UTC),
+                        heartbeat_at=now,
                         deployed_by=by,
                     )
                 )
@@ -214,12 +202,12 @@ class Deployments:
                     app_locks.c.holder == holder,
                     app_locks.c.deployment_id == deployment_id,
                 )
-                .values(expires_at=(now + self.lock_ttl).astimezone(UTC))
+                .values(expires_at=now + self.lock_ttl)
             )
             connection.execute(
                 update(deployments)
                 .where(deployments.c.id == deployment_id)
-                .values(heartbeat_at=now.astimezone(UTC))
+                .values(heartbeat_at=now)
             )
         return renewed.rowcount == 1
 
@@ -228,7 +216,7 @@ class Deployments:
             return
         rows = [
             {"deployment_id": deployment_id, "attempt": attempt, "line": line,
-             "at": now.astimezone(UTC)}
+             "at": now}
             for line in lines
         ]  # fmt: skip
         with self.engine.begin() as connection:
@@ -243,7 +231,7 @@ class Deployments:
         )
         with self.engine.connect() as connection:
             rows = connection.execute(query).mappings().all()
-        return [LogLine(r["id"], r["attempt"], r["line"], _aware(r["at"]) or r["at"]) for r in rows]
+        return [LogLine(r["id"], r["attempt"], r["line"], r["at"]) for r in rows]
 
     def finish(
         self, deployment_id: int, app: str, holder: str, *, ok: bool, summary: str,
@@ -257,7 +245,7 @@ class Deployments:
                     state="succeeded" if ok else "failed",
                     summary=summary,
                     url=url,
-                    finished_at=now.astimezone(UTC),
+                    finished_at=now,
                 )
             )
             connection.execute(
@@ -272,7 +260,7 @@ class Deployments:
         """A lock counts as expired once its expiry is a whole ttl behind `now`: its holder
         set the expiry by its own clock, and another instance's may run ahead of it (up to
         a ttl is allowed for). A dead holder's lock is thus freed within two ttls."""
-        return (now - self.lock_ttl).astimezone(UTC)
+        return now - self.lock_ttl
 
     def recover_stale(self, now: datetime) -> list[int]:
         """Free expired locks; mark the deployments they guarded interrupted."""
@@ -294,9 +282,7 @@ class Deployments:
                 connection.execute(
                     update(deployments)
                     .where(deployments.c.id.in_(orphans), deployments.c.state == "running")
-                    .values(
-                        state="interrupted", summary=INTERRUPTED, finished_at=now.astimezone(UTC)
-                    )
+                    .values(state="interrupted", summary=INTERRUPTED, finished_at=now)
                 )
         return [int(i) for i in orphans]
 

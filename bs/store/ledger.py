@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TypeVar
 
 from sqlalchemy import Connection, Engine, insert, select
@@ -47,7 +47,7 @@ class LinkLedger:
                         pull_request=claims.pull_request,
                         requester=claims.requester,
                         redeemed_by=by,
-                        redeemed_at=now.astimezone(UTC),
+                        redeemed_at=now,
                     )
                 )
                 if then is not None:
@@ -75,16 +75,11 @@ class LinkLedger:
                     request_key=request_key,
                     who=who,
                     outcome=outcome,
-                    at=now.astimezone(UTC),
+                    at=now,
                 )
             )
 
     def attempts(self) -> list[dict[str, object]]:
         with self.engine.connect() as connection:
             rows = connection.execute(select(link_attempts).order_by(link_attempts.c.id))
-            found = [dict(row._mapping) for row in rows]
-        for row in found:  # times are stored in UTC; SQLite gives them back naive
-            at = row["at"]
-            if isinstance(at, datetime) and at.tzinfo is None:
-                row["at"] = at.replace(tzinfo=UTC)
-        return found
+            return [dict(row._mapping) for row in rows]

@@ -12,7 +12,7 @@ import string
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from bs.core.names import GIT_REF_NAME, REPO_NAME
 
@@ -50,7 +50,8 @@ def fill(text: str, values: dict[str, str]) -> str:
     return text.format_map(values)
 
 
-Templated = Annotated[str, Field(max_length=2000)]
+#: An argument, parameter or input with placeholders, checked when the file is read.
+Templated = Annotated[str, Field(max_length=2000), AfterValidator(check_placeholders)]
 
 
 class CommandDeploy(_Strict):
@@ -65,11 +66,6 @@ class CommandDeploy(_Strict):
         default_factory=list,
         description="the gateway's environment variables passed on (besides PATH, HOME, LANG)",
     )
-
-    @field_validator("argv")
-    @classmethod
-    def _placeholders(cls, argv: list[str]) -> list[str]:
-        return [check_placeholders(arg) for arg in argv]
 
 
 class JenkinsDeploy(_Strict):
@@ -106,11 +102,6 @@ class JenkinsDeploy(_Strict):
     )
     poll_interval: float = Field(default=2.0, gt=0, le=60)
 
-    @field_validator("parameters")
-    @classmethod
-    def _placeholders(cls, parameters: dict[str, str]) -> dict[str, str]:
-        return {name: check_placeholders(value) for name, value in parameters.items()}
-
 
 class WorkflowDeploy(_Strict):
     """``workflow_dispatch`` of a GitHub Actions workflow, followed to its conclusion."""
@@ -133,11 +124,6 @@ class WorkflowDeploy(_Strict):
         default=300, gt=0, le=3600, description="seconds to wait for the dispatched run to appear"
     )
     poll_interval: float = Field(default=5.0, gt=0, le=60)
-
-    @field_validator("inputs")
-    @classmethod
-    def _placeholders(cls, inputs: dict[str, str]) -> dict[str, str]:
-        return {name: check_placeholders(value) for name, value in inputs.items()}
 
 
 DeployConfig = Annotated[

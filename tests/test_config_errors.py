@@ -399,3 +399,38 @@ def test_apps_errors_are_listed_together(app_world: World) -> None:
     assert "problems" in output
     assert "apps.frontend.repo" in output
     assert "tagz" in output
+
+
+@pytest.mark.parametrize(
+    ("deploy", "expected"),
+    [
+        (
+            '{kind: command, argv: [deploy.sh, "{app}", "{version}"]}',
+            "argv[2]: '{version}' names {version}: the placeholders "
+            "are {app}, {tag}, {commit}, {repo}",
+        ),
+        (
+            '{kind: command, argv: [deploy.sh, "{tag"]}',
+            "'{tag' has an unmatched brace: write {{ or }} for a literal brace",
+        ),
+        (
+            '{kind: jenkins, url: "https://ci.example", parameters: {TAG: "{tag!r}"}}',
+            "'{tag!r}': placeholders take no format spec or conversion",
+        ),
+        (
+            '{kind: github-workflow, inputs: {gitRef: "{ref}"}}',
+            "'{ref}' names {ref}: the placeholders are",
+        ),
+        (
+            "{kind: jenkins, url: http://ci.example.gov.uk}",
+            "the Jenkins API token would travel unencrypted to ci.example.gov.uk: use https://",
+        ),
+    ],
+)
+def test_apps_bad_deploy_block_says_what_and_where(
+    app_world: World, deploy: str, expected: str
+) -> None:
+    output = user_error(
+        run_with_apps_yaml(app_world, apps_yaml(GOOD_APP + f"    deploy: {deploy}\n"))
+    )
+    assert "line 9: apps.frontend.deploy." in output and expected in output, output

@@ -26,7 +26,7 @@ from bs.core.slots import describe_instant
 from bs.gateway.signin import sign_in_url, start_session
 from bs.gateway.state import Gateway, gateway, signed_in
 from bs.usecases.deploy import zone_of
-from bs.usecases.redeem import Redeemed, redeem_link
+from bs.usecases.redeem import Redeemed, Refused, check_link, redeem_link
 from bs.usecases.reverify import NotVerified, Verified, reverify
 
 link = Blueprint("link", __name__)
@@ -52,12 +52,16 @@ def confirm(token: str) -> str | tuple[str, int]:
     found = gateway()
     settings = found.settings
     now = settings.now()
-    try:
-        claims = verify_link_token(token, settings.keyring, purpose=DEPLOY_LINK, now=now)
-    except LinkRefused:
-        return _refused()
-    if claims.requester.lower() != user.lower() or found.ledger.is_redeemed(claims.request_key):
-        return _refused()
+    checked = check_link(token, settings.keyring, found.ledger, user, now)
+    if isinstance(checked, Refused):
+        claims = checked.claims
+        # Only its requester learns that a link is early; a spent request stays spent.
+        if checked.reason != "not_yet" or claims is None:
+            return _refused()
+        if found.ledger.is_redeemed(claims.request_key):
+            return _refused()
+    else:
+        claims = checked
     verified = reverify(settings.forge, settings.config, claims)
     if isinstance(verified, NotVerified):
         return _not_verified(verified.why)

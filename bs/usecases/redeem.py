@@ -63,19 +63,12 @@ def redeem_link(
     """`verify(claims)` returns (True, what it found) or (False, why not); for the one
     redemption that wins, `then(connection, found)` runs in the consume's transaction."""
     digest = link_digest(token)
-    try:
-        claims = verify_link_token(token, keyring, purpose=DEPLOY_LINK, now=now)
-    except LinkRefused as exc:
-        ledger.record_attempt(digest, None, signed_in_as, exc.reason, now)
-        return Refused(exc.reason)
     outcome: Redeemed | Refused
-    if claims.requester.lower() != signed_in_as.lower():
-        outcome = Refused("not_requester", claims)
-    elif now < claims.not_before:
-        outcome = Refused("not_yet", claims)
-    elif ledger.is_redeemed(claims.request_key):
-        outcome = Refused("used", claims)
+    checked = check_link(token, keyring, ledger, signed_in_as, now)
+    if isinstance(checked, Refused):
+        outcome = checked
     else:
+        claims = checked
         ok, found = verify(claims) if verify else (True, None)
         if not ok:
             outcome = Refused("not_verified", claims, detail=str(found))
@@ -86,5 +79,25 @@ def redeem_link(
             )  # fmt: skip
             outcome = Redeemed(claims, found, made) if won else Refused("used", claims)
     label = "redeemed" if isinstance(outcome, Redeemed) else outcome.reason
-    ledger.record_attempt(digest, claims.request_key, signed_in_as, label, now)
+    key = outcome.claims.request_key if outcome.claims else None
+    ledger.record_attempt(digest, key, signed_in_as, label, now)
     return outcome
+
+
+def check_link(
+    token: str, keyring: Keyring, ledger: LinkLedger, signed_in_as: str, now: datetime
+) -> LinkClaims | Refused:
+    """The link's own checks, in order, spending and recording nothing (the confirmation
+    page runs them too): signature, key, purpose, expiry; the requester; the slot has
+    started; the request's links are not spent."""
+    try:
+        claims = verify_link_token(token, keyring, purpose=DEPLOY_LINK, now=now)
+    except LinkRefused as exc:
+        return Refused(exc.reason)
+    if claims.requester.lower() != signed_in_as.lower():
+        return Refused("not_requester", claims)
+    if now < claims.not_before:
+        return Refused("not_yet", claims)
+    if ledger.is_redeemed(claims.request_key):
+        return Refused("used", claims)
+    return claims

@@ -24,21 +24,16 @@ import copy
 import html
 import json
 import re
-from collections.abc import Mapping
-from functools import cache
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import jsonschema
 import responses
 import yaml
 from flask.testing import FlaskClient
 from responses import matchers
 
 from tests.conftest import World
-
-SUBSET = Path(__file__).resolve().parents[2] / "shared" / "github" / "github-rest-subset.json"
+from tests.githubshapes import example, validate
 
 ORG = "alphagov"
 #: Fakes, shaped like GitHub's: an OAuth app's client id and secret, a code, a token.
@@ -151,47 +146,15 @@ MEMBERSHIP_DOCS = (
 # --- bodies --------------------------------------------------------------------------
 
 
-@cache
-def _subset() -> dict[str, Any]:
-    return json.loads(SUBSET.read_text())  # type: ignore[no-any-return]
-
-
-def _nullable(node: Any) -> Any:
-    """OpenAPI 3.0's ``nullable`` spelt as JSON Schema, for jsonschema."""
-    if isinstance(node, list):
-        return [_nullable(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    out = {key: _nullable(value) for key, value in node.items() if key != "nullable"}
-    if node.get("nullable"):
-        if "type" in out:
-            out["type"] = [out["type"], "null"]
-        if "enum" in out:
-            out["enum"] = [*out["enum"], None]
-        if "type" not in out and "enum" not in out:
-            out = {"anyOf": [out, {"type": "null"}]}
-    return out
-
-
-def validate(body: Mapping[str, Any], schema: Mapping[str, Any] | str) -> None:
-    """`body` against a subset schema (by name) or a schema referring to the subset's."""
-    root: dict[str, Any] = (
-        {"$ref": f"#/components/schemas/{schema}"} if isinstance(schema, str) else dict(schema)
-    )
-    root["components"] = _nullable(_subset()["components"])
-    jsonschema.Draft202012Validator(root).validate(body)
-
-
 def _retarget(example: Any, login: str) -> Any:
     return json.loads(json.dumps(example).replace("octocat", login))
 
 
 def user_body(login: str, user_id: int = 4171) -> dict[str, Any]:
     """GitHub's ``GET /user`` example for `login` (the person who authorised the app)."""
-    example = _subset()["components"]["examples"][
-        "private-user-response-with-public-and-private-profile-information"
-    ]["value"]
-    body: dict[str, Any] = _retarget(copy.deepcopy(example), login)
+    body: dict[str, Any] = _retarget(
+        example("private-user-response-with-public-and-private-profile-information"), login
+    )
     node = base64.b64encode(f"04:User{user_id}".encode()).decode()
     body.update(id=user_id, node_id=node, name=login.title(), email=f"{login}@example.gov.uk")
     validate(body, "private-user")

@@ -7,13 +7,9 @@ with fields overridden, and validated against the subset's schemas.
 
 from __future__ import annotations
 
-import copy
 import json
-from functools import cache
-from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pytest
 import responses
 from responses import matchers
@@ -25,8 +21,7 @@ from bs.deployed import source_for
 from bs.deployed.github_deployments import GitHubDeploymentsSource
 from bs.errors import BsError
 from bs.usecases.releases import read_releases
-
-SUBSET = Path(__file__).resolve().parents[2] / "shared" / "github" / "github-rest-subset.json"
+from tests.githubshapes import example, validate
 
 TOKEN = "ghp_NeverLogThis0123456789abcdefABCDEF01"  # a fake
 ENV = {"BS_GITHUB_DEPLOY_TOKEN": TOKEN}
@@ -40,39 +35,9 @@ OLD, MID, NEW = "a" * 40, "b" * 40, "c" * 40
 # --- bodies ------------------------------------------------------------------------------
 
 
-@cache
-def _subset() -> dict[str, Any]:
-    return json.loads(SUBSET.read_text())  # type: ignore[no-any-return]
-
-
-def _nullable(node: Any) -> Any:
-    """OpenAPI 3.0's ``nullable`` spelt as JSON Schema, for jsonschema."""
-    if isinstance(node, list):
-        return [_nullable(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    out = {key: _nullable(value) for key, value in node.items() if key != "nullable"}
-    if node.get("nullable"):
-        if "type" in out:
-            out["type"] = [out["type"], "null"]
-        if "enum" in out:
-            out["enum"] = [*out["enum"], None]
-        if "type" not in out and "enum" not in out:
-            out = {"anyOf": [out, {"type": "null"}]}
-    return out
-
-
-def _validate(body: dict[str, Any], schema: str) -> None:
-    root = {
-        "$ref": f"#/components/schemas/{schema}",
-        "components": _nullable(_subset()["components"]),
-    }
-    jsonschema.Draft202012Validator(root).validate(body)
-
-
 def _example(name: str, *swaps: tuple[str, str], **overrides: Any) -> dict[str, Any]:
     """The subset's example `name`, its text swapped, then its fields overridden."""
-    text = json.dumps(copy.deepcopy(_subset()["components"]["examples"][name]["value"]))
+    text = json.dumps(example(name))
     for old, new in swaps:
         text = text.replace(old, new)
     body: dict[str, Any] = json.loads(text)
@@ -94,7 +59,7 @@ def deployment(deployment_id: int, sha: str, **overrides: Any) -> dict[str, Any]
             **overrides,
         },
     )
-    _validate(body, "deployment")
+    validate(body, "deployment")
     return body
 
 
@@ -107,7 +72,7 @@ def status(deployment_id: int, state: str, status_id: int = 1, **overrides: Any)
         state=state,
         **overrides,
     )
-    _validate(body, "deployment-status")
+    validate(body, "deployment-status")
     return body
 
 

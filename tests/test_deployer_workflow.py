@@ -9,14 +9,10 @@ clock advanced by the fake sleep, so a one-hour deployment takes milliseconds.
 
 from __future__ import annotations
 
-import copy
 import json
 from datetime import UTC, datetime
-from functools import cache
-from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pytest
 import responses
 from responses import matchers
@@ -25,8 +21,7 @@ from bs.deployconfig import WorkflowDeploy
 from bs.deployers import DeployJob, DeployOutcome
 from bs.deployers.github_workflow import WorkflowDeployer
 from bs.errors import BsError
-
-SUBSET = Path(__file__).resolve().parents[2] / "shared" / "github" / "github-rest-subset.json"
+from tests.githubshapes import example, validate
 
 TOKEN = "ghp_NeverLogThis0123456789abcdefABCDEF01"  # a fake
 REPO = "alphagov/frontend"
@@ -99,36 +94,6 @@ JOB_EXAMPLE: dict[str, Any] = {
 # --- bodies ------------------------------------------------------------------------------
 
 
-@cache
-def _subset() -> dict[str, Any]:
-    return json.loads(SUBSET.read_text())  # type: ignore[no-any-return]
-
-
-def _nullable(node: Any) -> Any:
-    """OpenAPI 3.0's ``nullable`` spelt as JSON Schema, for jsonschema."""
-    if isinstance(node, list):
-        return [_nullable(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    out = {key: _nullable(value) for key, value in node.items() if key != "nullable"}
-    if node.get("nullable"):
-        if "type" in out:
-            out["type"] = [out["type"], "null"]
-        if "enum" in out:
-            out["enum"] = [*out["enum"], None]
-        if "type" not in out and "enum" not in out:
-            out = {"anyOf": [out, {"type": "null"}]}
-    return out
-
-
-def _validate(body: dict[str, Any], schema: str) -> None:
-    root = {
-        "$ref": f"#/components/schemas/{schema}",
-        "components": _nullable(_subset()["components"]),
-    }
-    jsonschema.Draft202012Validator(root).validate(body)
-
-
 def _retarget(example: dict[str, Any], *swaps: tuple[str, str]) -> dict[str, Any]:
     text = json.dumps(example)
     for old, new in swaps:
@@ -136,15 +101,11 @@ def _retarget(example: dict[str, Any], *swaps: tuple[str, str]) -> dict[str, Any
     return json.loads(text)  # type: ignore[no-any-return]
 
 
-def _example(name: str) -> dict[str, Any]:
-    return copy.deepcopy(_subset()["components"]["examples"][name]["value"])
-
-
 def repository() -> dict[str, Any]:
-    body = _retarget(_example("full-repository"), ("octocat/Hello-World", REPO))
+    body = _retarget(example("full-repository"), ("octocat/Hello-World", REPO))
     # GitHub's example leaves out has_discussions, which its schema requires.
     body.update(name="frontend", full_name=REPO, has_discussions=False)
-    _validate(body, "full-repository")
+    validate(body, "full-repository")
     return body
 
 
@@ -162,7 +123,7 @@ def run(
 ) -> dict[str, Any]:
     """GitHub's workflow-run example as a ``workflow_dispatch`` run of deploy.yml in REPO."""
     body = _retarget(
-        _example("workflow-run"),
+        example("workflow-run"),
         ("octo-org/octo-repo/actions/runs/30433642", f"{REPO}/actions/runs/{run_id}"),
         ("octo-org/octo-repo/actions/workflows/159038", f"{REPO}/actions/workflows/{WORKFLOW_ID}"),
         ("octo-org/octo-repo", REPO),
@@ -181,7 +142,7 @@ def run(
         updated_at=created_at,
         run_started_at=created_at,
     )
-    _validate(body, "workflow-run")
+    validate(body, "workflow-run")
     return body
 
 
@@ -371,11 +332,11 @@ def test_a_dispatch_that_names_its_run_is_followed_without_searching(github, fak
     given_workflow(github)
     github.get(RUNS_URL, json=runs(old_run()))
     answer = _retarget(
-        _example("workflow-dispatch-response"),
+        example("workflow-dispatch-response"),
         ("octo-org/octo-repo/actions/runs/1", f"{REPO}/actions/runs/{NEW_RUN}"),
     )
     answer["workflow_run_id"] = NEW_RUN
-    _validate(answer, "workflow-dispatch-response")
+    validate(answer, "workflow-dispatch-response")
     github.post(DISPATCH_URL, json=answer)
     github.get(RUN_URL, json=run(status="completed", conclusion="success"))
     github.get(f"{RUN_URL}/jobs", json=jobs(job(1, "deploy", "completed", "success")))

@@ -32,7 +32,15 @@ from bs.core.links import DEPLOY_LINK, LinkClaims, parse_keys, verify_link_token
 from bs.store.ledger import LinkLedger
 from bs.store.tables import deployments, link_redemptions, web_sessions
 from tests.conftest import TEAMS, USERS, WorkRepo, World, git
-from tests.gatewayhelpers import Minted, command_deploy, csrf_of, minted, set_deploy
+from tests.gatewayhelpers import (
+    Minted,
+    command_deploy,
+    csrf_of,
+    gateway,
+    minted,
+    set_deploy,
+    sign_in,
+)
 from tests.hookhelpers import outbox, set_users
 
 ERIN = "erin@example.gov.uk"
@@ -210,3 +218,24 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.moment if self.moment is not None else datetime.now(UTC)
+
+
+# -- fixtures the gateway test modules share -------------------------------------------
+
+
+@pytest.fixture(name="m")
+def minted_fixture(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> Minted:
+    """A fresh copy of the merged, approved world with alice's link."""
+    return fresh_minted(tmp_path_factory, tmp_path)
+
+
+@pytest.fixture(name="app")
+def app_fixture(m: Minted) -> Flask:
+    """The gateway on that world, as bs serve makes it."""
+    return gateway(m)
+
+
+def signed_in(app: Flask, user: str) -> FlaskClient:
+    client = app.test_client()
+    sign_in(client, user)
+    return client

@@ -16,13 +16,16 @@ from bs.store import open_store
 from bs.store.deployments import INTERRUPTED, Busy, Deployments, NotStartable
 from tests.checkhelpers import FRONTEND
 from tests.conftest import git
-from tests.gatewayhelpers import Minted, csrf_of, gateway, redeem, set_deploy, sign_in
+from tests.gatewayhelpers import Minted, csrf_of, gateway, redeem, set_deploy
 from tests.gatewaytesthelpers import (
     Clock,
+    app_fixture,  # noqa: F401 (a fixture)
     claims_of,
     deployment_state,
     fresh_minted,
+    minted_fixture,  # noqa: F401 (a fixture)
     press_deploy,
+    signed_in,
     wait_finished,
     wait_mail,
     wait_running,
@@ -30,22 +33,6 @@ from tests.gatewaytesthelpers import (
 from tests.hookhelpers import recipients
 
 PAGE = "/deployments/1"
-
-
-@pytest.fixture
-def m(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> Minted:
-    return fresh_minted(tmp_path_factory, tmp_path)
-
-
-@pytest.fixture
-def app(m: Minted) -> Flask:
-    return gateway(m)
-
-
-def signed_in(app: Flask, user: str) -> FlaskClient:
-    client = app.test_client()
-    sign_in(client, user)
-    return client
 
 
 def redeemed(app: Flask, m: Minted) -> FlaskClient:

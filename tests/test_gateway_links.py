@@ -13,7 +13,6 @@ from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,40 +24,26 @@ from sqlalchemy.engine import make_url
 from bs.core.links import NONCE_BYTES, link_digest, mint_link_token, parse_keys
 from tests.checkhelpers import FRONTEND
 from tests.conftest import git
-from tests.gatewayhelpers import Minted, csrf_of, fixed_clock, gateway, redeem, sign_in
+from tests.gatewayhelpers import Minted, csrf_of, fixed_clock, gateway, redeem
 from tests.gatewaytesthelpers import (
     Clock,
+    app_fixture,  # noqa: F401 (a fixture)
     attempts,
     claims_of,
     deployment_count,
     engine_of,
-    fresh_minted,
+    minted_fixture,  # noqa: F401 (a fixture)
     outcomes,
     redemption_count,
     same_page,
     session_count,
     set_cookies,
+    signed_in,
 )
 from tests.hookhelpers import key_line, move_tag
 
 REFUSED = "This link cannot be used"
 THREADS = 50
-
-
-@pytest.fixture
-def m(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> Minted:
-    return fresh_minted(tmp_path_factory, tmp_path)
-
-
-@pytest.fixture
-def app(m: Minted) -> Flask:
-    return gateway(m)
-
-
-def signed_in(app: Flask, user: str) -> FlaskClient:
-    client = app.test_client()
-    sign_in(client, user)
-    return client
 
 
 def assert_untouched(app: Flask, m: Minted) -> None:

@@ -24,36 +24,22 @@ from bs.store.tables import web_sessions
 from tests.gatewayhelpers import Minted, csrf_of, gateway, redeem, sign_in
 from tests.gatewaytesthelpers import (
     COOKIE,
+    app_fixture,  # noqa: F401 (a fixture)
     deployment_count,
     deployment_state,
     engine_of,
-    fresh_minted,
+    minted_fixture,  # noqa: F401 (a fixture)
     outcomes,
     press_deploy,
     redemption_count,
     session_cookie,
     set_cookies,
+    signed_in,
     wait_finished,
 )
 
 PAGE = "/deployments/1"
 FOREIGN = "https://evil.example"
-
-
-@pytest.fixture
-def m(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> Minted:
-    return fresh_minted(tmp_path_factory, tmp_path)
-
-
-@pytest.fixture
-def app(m: Minted) -> Flask:
-    return gateway(m)
-
-
-def signed_in(app: Flask, user: str) -> FlaskClient:
-    client = app.test_client()
-    sign_in(client, user)
-    return client
 
 
 def is_signed_out(client: FlaskClient) -> bool:

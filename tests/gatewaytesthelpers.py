@@ -172,11 +172,12 @@ def set_cookies(response: Any) -> list[str]:
     return headers
 
 
-def press_deploy(client: FlaskClient, deployment_id: int = 1) -> Any:
-    """Open the deployment page and press its Deploy (or Try again) button."""
+def press_deploy(client: FlaskClient, deployment_id: int = 1, *, shown: bool = True) -> Any:
+    """Open the deployment page and press its Deploy (or Try again) button; with
+    `shown` false, post the page's form though the page offers no button."""
     page = client.get(f"/deployments/{deployment_id}")
     assert page.status_code == 200, page.text
-    assert 'id="deploy"' in page.text, page.text
+    assert ('id="deploy"' in page.text) == shown, page.text
     return client.post(f"/deployments/{deployment_id}/deploy", data={"csrf": csrf_of(page.text)})
 
 
@@ -188,7 +189,7 @@ def wait_finished(client: FlaskClient, deployment_id: int = 1, limit: float = 30
         if progress["state"] not in ("running", "ready"):
             return progress
         time.sleep(0.02)
-    raise AssertionError("the deploy did not finish")
+    raise AssertionError(f"deployment {deployment_id} did not finish in {limit} s")
 
 
 def wait_running(client: FlaskClient, made: Minted, limit: float = 15.0) -> None:

@@ -20,12 +20,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
-
-from flask.testing import FlaskClient
 
 import requests
-from tests.gatewayhelpers import CSRF, Minted, csrf_of
+from tests.gatewayhelpers import CSRF, Minted
 
 
 class Clock:
@@ -39,22 +36,6 @@ class Clock:
 
     def advance(self, by: timedelta) -> None:
         self.at += by
-
-
-def press_deploy(client: FlaskClient, deployment_id: int = 1) -> Any:
-    page = client.get(f"/deployments/{deployment_id}")
-    assert page.status_code == 200, page.text
-    return client.post(f"/deployments/{deployment_id}/deploy", data={"csrf": csrf_of(page.text)})
-
-
-def wait_finished(client: FlaskClient, deployment_id: int = 1, limit: float = 30.0) -> Any:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        progress = client.get(f"/deployments/{deployment_id}/progress").get_json()
-        if progress["state"] not in ("running", "ready"):
-            return progress
-        time.sleep(0.05)
-    raise AssertionError(f"deployment {deployment_id} did not finish in {limit} s")
 
 
 def wait_for(path: Path, limit: float = 15.0) -> None:

@@ -8,25 +8,14 @@ import re
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
-from typing import Any
 
 from tests.checkhelpers import FRONTEND
 from tests.conftest import World, git
 from tests.gatewayhelpers import csrf_of, gateway, minted, redeem, sign_in
+from tests.gatewaytesthelpers import wait_finished
 from tests.hookhelpers import outbox, recipients
-
-
-def wait_finished(client, url: str, limit: float = 30.0) -> dict[str, Any]:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        progress: dict[str, Any] = client.get(url + "/progress").get_json()
-        if progress["state"] not in ("running", "ready"):
-            return progress
-        time.sleep(0.05)
-    raise AssertionError("the deploy did not finish")
 
 
 def test_link_to_finished_deployment(world: World, tmp_path: Path) -> None:
@@ -44,7 +33,7 @@ def test_link_to_finished_deployment(world: World, tmp_path: Path) -> None:
     assert "Deploy release_2 to frontend" in page.text
     started = client.post(page_url + "/deploy", data={"csrf": csrf_of(page.text)})
     assert started.status_code == 303, started.text
-    progress = wait_finished(client, page_url)
+    progress = wait_finished(client)
     assert progress["state"] == "succeeded", progress
     log = client.get(page_url + "/progress").get_json()["lines"]
     assert any("deploying frontend release_2" in line["line"] for line in log)

@@ -34,6 +34,12 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _plain_path(path: Path) -> Path:
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in str(path)):
+        raise ValueError("a path cannot hold control characters (a NUL, a line break...)")
+    return path
+
+
 class LocalForgeConfig(StrictModel):
     """The embedded forge: bare repositories and pull requests in a folder."""
 
@@ -41,7 +47,44 @@ class LocalForgeConfig(StrictModel):
     path: Path = Field(description="the forge folder; relative paths are from bs.yaml's folder")
 
 
-ForgeConfig = Annotated[LocalForgeConfig, Field(discriminator="kind")]
+API_URL = r"^https://[A-Za-z0-9.:-]+(?:/[A-Za-z0-9._~/-]*)?$"
+WEB_URL = r"^https://[A-Za-z0-9.:-]+$"
+
+
+class GitHubForgeConfig(StrictModel):
+    """GitHub (github.com or Enterprise Server) through its REST API."""
+
+    kind: Literal["github"]
+    api_url: Annotated[str, Field(pattern=API_URL)] = Field(
+        default="https://api.github.com",
+        description="the REST API; GitHub Enterprise Server: https://HOST/api/v3",
+    )
+    web_url: Annotated[str, Field(pattern=WEB_URL)] = Field(
+        default="https://github.com", description="GitHub Enterprise Server: https://HOST"
+    )
+    client_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,100}$")] | None = Field(
+        default=None,
+        description="the OAuth app's (or GitHub App's) client ID, for `bs login`'s device "
+        "flow; it is not a secret",
+    )
+    cache: Path | None = Field(
+        default=None,
+        description="where app repositories are cloned (blobless) for diffs; default "
+        "$XDG_CACHE_HOME/bs/repos (~/.cache/bs/repos); relative paths are from bs.yaml's folder",
+    )
+    events_workflow: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]+\.ya?ml$")] = Field(
+        default="bs-events.yml",
+        description="the unprivileged workflow run on every push and review of a request; "
+        "its runs say who pushed each head commit",
+    )
+
+    @field_validator("cache")
+    @classmethod
+    def _no_control(cls, path: Path | None) -> Path | None:
+        return None if path is None else _plain_path(path)
+
+
+ForgeConfig = Annotated[LocalForgeConfig | GitHubForgeConfig, Field(discriminator="kind")]
 
 
 class PatchLimits(StrictModel):
@@ -70,12 +113,6 @@ Mailbox = Annotated[
         description="an address, or Name <address>",
     ),
 ]
-
-
-def _plain_path(path: Path) -> Path:
-    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in str(path)):
-        raise ValueError("a path cannot hold control characters (a NUL, a line break...)")
-    return path
 
 
 class MailCommon(StrictModel):
@@ -302,8 +339,63 @@ class GitHubDeploymentsSource(StrictModel):
     api_url: Annotated[str, Field(pattern=r"^https://[^\s@\\]+$")] = "https://api.github.com"
 
 
+#: The version as the source states it: ``{commit}`` (a full or abbreviated SHA) or
+#: ``{tag}``, with any fixed text around it (``release-{commit}``).
+VersionFormat = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Za-z0-9._:/@+-]*\{(commit|tag)\}[A-Za-z0-9._:/@+-]*$",
+        description="how the value names the version: {commit} or {tag} with fixed text "
+        "around it, e.g. release-{commit}",
+    ),
+]
+
+
+class HttpDeployedSource(StrictModel):
+    """The deployed version is in the JSON an HTTP endpoint returns (a status page, say)."""
+
+    source: Literal["http"]
+    url: Annotated[str, Field(pattern=r"^https?://[^\s@\\]+$")] = Field(
+        description="https (http only on this machine); {app} is replaced by the app's name"
+    )
+    pointer: Annotated[str, Field(pattern=r"^(/[^/]*)*$")] = Field(
+        description="a JSON pointer (RFC 6901) to the version, e.g. /version or /apps/0/sha"
+    )
+    format: VersionFormat = "{commit}"
+    token_env: EnvName | None = Field(
+        default=None, description="a variable holding a bearer token for the endpoint"
+    )
+    timeout: float = Field(default=10, gt=0, le=120, description="seconds")
+
+    @field_validator("url")
+    @classmethod
+    def _https_unless_local(cls, url: str) -> str:
+        host = re.sub(r"^https?://(\[[^]]*\]|[^/:]*).*$", r"\1", url).lower()
+        if url.startswith("http://") and host not in LOCAL_HOSTS:
+            raise ValueError(f"use https:// for {host} (http:// only on this machine)")
+        return url
+
+
+class GitOpsFileDeployedSource(StrictModel):
+    """The deployed version is a value in a YAML file of another repository (GitOps)."""
+
+    source: Literal["gitops-file"]
+    repo: RepoName
+    path: Annotated[str, Field(pattern=r"^[A-Za-z0-9._/-]+\.ya?ml$")] = Field(
+        description="the YAML file in that repository, e.g. apps/frontend/values.yaml"
+    )
+    key: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")] = Field(
+        description="dotted path to the value, e.g. image.tag"
+    )
+    branch: Annotated[str, Field(pattern=GIT_REF_NAME)] | None = Field(
+        default=None, description="the branch to read (default: the repository's default)"
+    )
+    format: VersionFormat = "{commit}"
+
+
 DeployedSourceConfig = Annotated[
-    RefDeployedSource | GitHubDeploymentsSource, Field(discriminator="source")
+    RefDeployedSource | GitHubDeploymentsSource | HttpDeployedSource | GitOpsFileDeployedSource,
+    Field(discriminator="source"),
 ]
 
 

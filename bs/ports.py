@@ -29,7 +29,7 @@ from bs.core.tags import TagRef
 class Forge(Protocol):
     """Where repositories, pull requests, reviews and teams live.
 
-    Implemented by the local forge (``bs.forges.local``) and, later, GitHub.
+    Implemented by the local forge (``bs.forges.local``) and GitHub (``bs.forges.github``).
     """
 
     def current_user(self) -> str:
@@ -67,6 +67,10 @@ class Forge(Protocol):
         """Point `branch` at commit `sha` (creating it), as a push would."""
         ...
 
+    def read_file(self, repo: str, path: str, ref: str | None = None) -> bytes | None:
+        """The file at `path` on branch `ref` (default branch when None); None when absent."""
+        ...
+
     def open_pull_request(
         self, repo: str, *, head: str, base: str, title: str, body: str
     ) -> PullRequest: ...
@@ -89,6 +93,12 @@ class Forge(Protocol):
         ...
 
     def list_reviews(self, repo: str, number: int) -> list[Review]: ...
+
+    def request_reviewers(
+        self, repo: str, number: int, users: Sequence[str], teams: Sequence[str]
+    ) -> None:
+        """Ask `users` and `teams` (``ORG/TEAM``) to review the pull request."""
+        ...
 
     def submit_review(self, repo: str, number: int, state: ReviewState, body: str) -> Review: ...
 

@@ -10,6 +10,7 @@ bare repository and merging it is a real git merge into the base branch.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -182,6 +183,15 @@ class LocalForge(LocalRepos):
                    body=r["body"], submitted_at=_parse_time(r["at"]))
             for r in reviews.values()
         ]  # fmt: skip
+
+    def request_reviewers(
+        self, repo: str, number: int, users: Sequence[str], teams: Sequence[str]
+    ) -> None:
+        self.get_pull_request(repo, number)
+        with records.locked(self.root):
+            self._append_event(repo, number, {"type": "review_requested", "user": self.current_user(),
+                                              "users": list(users), "teams": list(teams),
+                                              "at": _iso(self._clock())})  # fmt: skip
 
     def submit_review(self, repo: str, number: int, state: ReviewState, body: str) -> Review:
         user = self.current_user()

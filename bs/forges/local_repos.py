@@ -88,6 +88,15 @@ class LocalRepos:
     def default_branch(self, repo: str) -> str:
         return gitcmd.run(self.git_dir(repo), "symbolic-ref", "--short", "HEAD")
 
+    def read_file(self, repo: str, path: str, ref: str | None = None) -> bytes | None:
+        git_dir = self.git_dir(repo)
+        commit = self.resolve_branch(repo, ref or self.default_branch(repo))
+        if commit is None:
+            raise BsError(f"{repo} has no branch '{ref}'.")
+        if gitcmd.blob_size(git_dir, commit, path) is None:
+            return None
+        return gitcmd.read_blob(git_dir, commit, path)
+
     def create_branch(
         self, repo: str, branch: str, base: str, files: Sequence[tuple[str, Path]], message: str
     ) -> str:

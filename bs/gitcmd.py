@@ -22,6 +22,16 @@ class GitFailed(BsError):
     """A git command failed; the message carries git's own words."""
 
 
+#: Extra environment for git in a repository (a partial clone's credentials: git fetches
+#: missing file contents from its origin by itself, in the middle of a diff).
+_REPOSITORY_ENV: dict[str, dict[str, str]] = {}
+
+
+def register_environment(git_dir: Path, env: Mapping[str, str]) -> None:
+    """Run every later git command in `git_dir` with `env` added."""
+    _REPOSITORY_ENV[str(git_dir)] = dict(env)
+
+
 def git_at(git_dir: Path) -> Git:
     return Git(str(git_dir))
 
@@ -30,8 +40,9 @@ def _command(git_dir: Path, args: Sequence[str]) -> list[str]:
     return ["git", f"--git-dir={git_dir}", "--no-replace-objects", *args]
 
 
-def _env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    return {**NEUTRAL_ENV, **(extra or {})}
+def _env(extra: Mapping[str, str] | None = None, git_dir: Path | None = None) -> dict[str, str]:
+    registered = _REPOSITORY_ENV.get(str(git_dir), {}) if git_dir is not None else {}
+    return {**NEUTRAL_ENV, **registered, **(extra or {})}
 
 
 def run(
@@ -45,7 +56,7 @@ def run(
     try:
         out = git_at(git_dir).execute(
             _command(git_dir, args),
-            env=_env(env),
+            env=_env(env, git_dir),
             istream=stdin,
             strip_newline_in_stdout=True,
         )
@@ -62,7 +73,9 @@ def run(
 def _output_or_none(git_dir: Path, args: Sequence[str]) -> str | None:
     """The stdout of ``git ARGS`` (stripped), or None when git fails (a question's "no")."""
     try:
-        return str(git_at(git_dir).execute(_command(git_dir, args), env=_env())).strip()
+        return str(
+            git_at(git_dir).execute(_command(git_dir, args), env=_env(None, git_dir))
+        ).strip()
     except git.GitCommandError:
         return None
 
@@ -85,7 +98,7 @@ def read_blob(git_dir: Path, commit: str, path: str) -> bytes:
     try:
         out = git_at(git_dir).execute(
             _command(git_dir, ["cat-file", "blob", f"{commit}:{path}"]),
-            env=_env(),
+            env=_env(None, git_dir),
             stdout_as_string=False,
             strip_newline_in_stdout=False,
         )
@@ -154,7 +167,9 @@ class GitProcess:
 
 def start_process(git_dir: Path, args: Sequence[str]) -> GitProcess:
     """Start ``git ARGS`` with stdout and stderr as pipes, for streaming."""
-    handle = git_at(git_dir).execute(_command(git_dir, args), as_process=True, env=_env())
+    handle = git_at(git_dir).execute(
+        _command(git_dir, args), as_process=True, env=_env(None, git_dir)
+    )
     if handle.proc is None:
         raise GitFailed(f"git {args[0]} did not start in {git_dir}")
     return GitProcess(handle, handle.proc)

@@ -10,20 +10,25 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from github import Auth, Github, GithubException
+from github import Auth, Github, GithubException, GithubRetry
 
 #: Seconds one HTTP request to GitHub may take.
 HTTP_TIMEOUT = 30
 
 
-def open_github(token: str, api_url: str, *, lazy: bool = False) -> Github:
-    """A client for `api_url` acting with `token`. Close it when done."""
+def open_github(
+    token: str, api_url: str, *, lazy: bool = False, retry: GithubRetry | None = None
+) -> Github:
+    """A client for `api_url` acting with `token`. Close it when done.
+
+    Without `retry` nothing is retried: the caller paces and retries itself.
+    """
     return Github(
         auth=Auth.Token(token),
         base_url=api_url,
         timeout=HTTP_TIMEOUT,
         per_page=100,
-        retry=None,  # a failed read is the caller's to retry; a write is never sent twice
+        retry=retry,
         seconds_between_requests=None,  # callers pace their own polling
         seconds_between_writes=None,
         lazy=lazy,

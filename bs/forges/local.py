@@ -21,7 +21,6 @@ from bs.core.pulls import (
     CommitStatus,
     PullCommit,
     PullFile,
-    PullFileStatus,
     PullRequest,
     Push,
     Review,
@@ -29,6 +28,7 @@ from bs.core.pulls import (
     StatusState,
 )
 from bs.errors import BsError
+from bs.forges import gitpulls
 from bs.forges import local_records as records
 from bs.forges.local_repos import Clock, LocalRepos, _iso, _parse_time
 
@@ -125,40 +125,20 @@ class LocalForge(LocalRepos):
             base_sha = self.resolve_branch(repo, pull.base)
         if base_sha is None:
             raise BsError(f"{repo} has no base branch '{pull.base}'.")
-        if not gitcmd.succeeds(git_dir, "merge-base", base_sha, head_sha):
-            raise BsError(
-                f"pull request #{number} shares no history with {pull.base}: its branch was not "
-                f"made from {pull.base}; close it and open the request with `bs open-request`."
-            )
-        return gitcmd.run(git_dir, "merge-base", base_sha, head_sha)
+        return gitpulls.merge_base(git_dir, base_sha, head_sha, number, pull.base)
 
     def list_pull_files(self, repo: str, number: int, head_sha: str) -> list[PullFile]:
         base = self._merge_base(repo, number, head_sha)
-        out = gitcmd.run(
-            self.git_dir(repo), "diff", "--name-status", "-z", "--no-renames", base, head_sha
-        )
-        fields = out.split("\0")
-        files: list[PullFile] = []
-        for letter, path in zip(fields[0::2], fields[1::2], strict=False):
-            if letter:
-                status = _FILE_STATUS.get(letter[0], "changed")
-                files.append(PullFile(gitcmd.printable_path(path), status))
-        return files
+        return gitpulls.changed_files(self.git_dir(repo), base, head_sha)
 
     def list_pull_commits(self, repo: str, number: int, head_sha: str) -> list[PullCommit]:
         base = self._merge_base(repo, number, head_sha)
-        out = gitcmd.run(
-            self.git_dir(repo), "log", "-z", "--format=%H%x00%ae%x00%an%x00%ce%x00%cn",
-            f"{base}..{head_sha}",
-        )  # fmt: skip
-        fields = out.split("\0") if out else []
-        commits = []
-        for i in range(0, len(fields) - 4, 5):
-            sha, a_email, a_name, c_email, c_name = (f.strip() for f in fields[i : i + 5])
-            commits.append(
-                PullCommit(sha, self._login_for(a_email, a_name), self._login_for(c_email, c_name))
+        return [
+            PullCommit(sha, self._login_for(a_email, a_name), self._login_for(c_email, c_name))
+            for sha, a_email, a_name, c_email, c_name in gitpulls.commit_identities(
+                self.git_dir(repo), base, head_sha
             )
-        return commits
+        ]
 
     def _login_for(self, email: str, name: str) -> str | None:
         """Whose identity a commit carries: the user with that address, else that login."""
@@ -350,8 +330,3 @@ class LocalForge(LocalRepos):
                 self._append_event(repo, number, {"type": "closed", "user": user, "head_sha": pull.head_sha,
                                                   "at": _iso(self._clock())})  # fmt: skip
         return self.get_pull_request(repo, number)
-
-
-_FILE_STATUS: dict[str, PullFileStatus] = {
-    "A": "added", "M": "modified", "D": "removed", "T": "changed", "R": "renamed", "C": "copied",
-}  # fmt: skip

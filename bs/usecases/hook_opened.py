@@ -15,6 +15,7 @@ from typing import Any
 from bs import gitcmd
 from bs.config import BsConfig
 from bs.core.checks import CheckResult
+from bs.core.policy import Policy
 from bs.core.pulls import PullRequest
 from bs.core.request import ReleaseRequest
 from bs.core.words import readable_size
@@ -62,6 +63,10 @@ class ReviewMail:
     sent_via: tuple[str, ...]
     #: Why the patch is not attached, when it is not.
     not_attached_why: str = ""
+    #: Who was asked to review on the forge (users, then ORG/TEAM teams).
+    reviewers_asked: tuple[str, ...] = ()
+    #: Why asking for reviews failed, when it did (the mail still went).
+    reviewers_error: str = ""
 
 
 def _size_text(size: int | None) -> str:
@@ -129,11 +134,13 @@ def notify_review_list(
             else f"it is larger than mail carries here ({_size_text(limit)})"
         ),
     }
+    asked, asked_error = _ask_reviewers(forge, repo, pull, report.policy)
     recipients = tuple(app.review_list)
     if not recipients:
         return ReviewMail(
-            pull, request, (), attach, patch_size, verdict.summary, (), context["not_attached_why"]
-        )
+            pull, request, (), attach, patch_size, verdict.summary, (), context["not_attached_why"],
+            asked, asked_error,
+        )  # fmt: skip
     outgoing = Outgoing(
         template="review",
         subject=f"[{request.app}] Release request #{number}: "
@@ -147,5 +154,27 @@ def notify_review_list(
     sent = deliver(mailer, prepare(config.mail, [outgoing], now))
     return ReviewMail(
         pull, request, recipients, attach, patch_size, verdict.summary, tuple(sent),
-        "" if attach else context["not_attached_why"],
+        "" if attach else context["not_attached_why"], asked, asked_error,
     )  # fmt: skip
+
+
+def _ask_reviewers(
+    forge: Forge, repo: str, pull: PullRequest, policy: Policy | None
+) -> tuple[tuple[str, ...], str]:
+    """Ask the people and teams whose approval counts (never the requester) for a review."""
+    if policy is None:
+        return (), ""
+    users = sorted(
+        {
+            u
+            for rule in policy.rules
+            for u in rule.requires.users
+            if u.lower() != pull.author.lower()
+        }
+    )
+    teams = sorted({t for rule in policy.rules for t in rule.requires.teams})
+    try:
+        forge.request_reviewers(repo, pull.number, users, teams)
+    except BsError as exc:
+        return (), exc.message
+    return (*users, *teams), ""

@@ -1,0 +1,354 @@
+"""The GitHub forge: github.com or GitHub Enterprise Server, through PyGithub.
+
+Pull requests, reviews, statuses, comments and who pushed here; repositories,
+tags, branches, files, people and teams in ``bs.forges.github_repos``. Every
+call is a plain REST call through PyGithub's requester, so each one is shaped
+as GitHub documents it (and counted in tests); PyGithub's own retry (urllib3)
+backs off on 5xx and secondary rate limits. A pull request's files and
+commits come from a blobless clone (``bs.repocache``), never from the compare
+or files APIs, which truncate.
+
+Who pushed each head commit: GitHub keeps no such record for a pull request,
+but every push runs the unprivileged ``bs-events`` workflow, and a
+``pull_request`` run's actor is the pusher and its head the pushed commit.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from github import GithubRetry
+
+from bs.config import GitHubForgeConfig
+from bs.core.pulls import (
+    Comment,
+    CommitStatus,
+    PullCommit,
+    PullFile,
+    PullRequest,
+    Push,
+    Review,
+    ReviewState,
+    StatusState,
+)
+from bs.errors import BsError
+from bs.forges import gitpulls
+from bs.forges.github_repos import GitHubRepos, Json, _path
+from bs.repocache import RepoCache
+from bs.workspace import Workspace
+
+__all__ = ["GitHubForge", "forge_retry", "open_github_forge"]
+
+_EVENTS: dict[str, str] = {
+    "APPROVED": "APPROVE", "CHANGES_REQUESTED": "REQUEST_CHANGES", "COMMENTED": "COMMENT",
+}  # fmt: skip
+
+
+def _time(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+
+
+def _login(user: Json) -> str:
+    return str(user["login"]) if isinstance(user, dict) else "ghost"
+
+
+class _ForgeRetry(GithubRetry):
+    """PyGithub's retry, except that a POST is retried only when GitHub said "slow down".
+
+    A POST that failed with a 5xx may have been done (a pull request opened, a
+    comment posted); sending it again could do it twice.
+    """
+
+    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+        if method.upper() == "POST" and status_code not in (403, 429):
+            return False
+        return bool(super().is_retry(method, status_code, has_retry_after))
+
+
+def forge_retry(
+    *, total: int = 4, backoff: float = 1.0, secondary_wait: float = 60, max_wait: float = 90
+) -> GithubRetry:
+    """Back off on 5xx and rate limits; give up (with when it resets) beyond `max_wait` s."""
+    return _ForgeRetry(
+        total=total,
+        backoff_factor=backoff,
+        secondary_rate_wait=secondary_wait,
+        max_rate_limit_wait=max_wait,
+        allowed_methods=frozenset({"GET", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS", "POST"}),
+        raise_on_status=False,  # the last answer reaches PyGithub, which names it
+    )
+
+
+class GitHubForge(GitHubRepos):
+    """A `Forge` on GitHub (see the module docstring)."""
+
+    def _pull(self, repo: str, data: Json) -> PullRequest:
+        number = int(data["number"])
+        merged = bool(data.get("merged") or data.get("merged_at"))
+        merged_by = _login(data["merged_by"]) if data.get("merged_by") else None
+        head_repo = (data["head"].get("repo") or {}).get("full_name")
+        return PullRequest(
+            number=number, url=str(data["html_url"]), title=str(data["title"]),
+            body=str(data.get("body") or ""), author=_login(data["user"]),
+            base=str(data["base"]["ref"]), head_ref=str(data["head"]["ref"]),
+            head_sha=str(data["head"]["sha"]), state=data["state"], merged=merged,
+            merged_by=merged_by, merge_commit_sha=data.get("merge_commit_sha") if merged else None,
+            created_at=_time(data.get("created_at")), merged_at=_time(data.get("merged_at")),
+            closed_by=merged_by if merged else self._closed_by.get((repo, number)),
+            head_repo=str(head_repo) if head_repo else None,
+        )  # fmt: skip
+
+    def note_event(self, repo: str, payload: Mapping[str, Any]) -> None:
+        """Learn from a GitHub event payload what the API does not say: who closed a pull request."""
+        pull, sender = payload.get("pull_request"), payload.get("sender")
+        if (
+            payload.get("action") == "closed"
+            and isinstance(pull, dict)
+            and isinstance(sender, dict)
+        ):
+            self._closed_by[(repo, int(pull["number"]))] = str(sender["login"])
+
+    def open_pull_request(
+        self, repo: str, *, head: str, base: str, title: str, body: str
+    ) -> PullRequest:
+        home = self._homes.get((repo, head), repo)
+        spec = head if home == repo else f"{home.split('/')[0]}:{head}"
+        data = self._call(
+            "POST", _path(repo, "pulls"), f"opening a pull request in {repo}",
+            body={"title": title, "body": body, "head": spec, "base": base},
+        )[1]  # fmt: skip
+        return self._pull(repo, data)
+
+    def get_pull_request(self, repo: str, number: int) -> PullRequest:
+        data = self._call(
+            "GET", _path(repo, "pulls", str(number)), f"reading pull request #{number} of {repo}"
+        )[1]
+        return self._pull(repo, data)
+
+    def list_pull_requests(self, repo: str, state: str = "open") -> list[PullRequest]:
+        pages = self._pages(
+            _path(repo, "pulls"), f"listing the pull requests of {repo}",
+            {"state": state, "sort": "created", "direction": "asc"},
+        )  # fmt: skip
+        return [self._pull(repo, data) for data in pages]
+
+    def _base_of(self, repo: str, number: int, head_sha: str) -> tuple[Path, str]:
+        pull = self.get_pull_request(repo, number)
+        git_dir = self.ensure_commit(repo, head_sha)
+        if pull.merged and pull.merge_commit_sha:
+            self.ensure_commit(repo, pull.merge_commit_sha)
+            base_sha = gitcmd_parent(git_dir, pull.merge_commit_sha)
+        else:
+            found = self.resolve_branch(repo, pull.base)
+            if found is None:
+                raise BsError(f"{repo} has no base branch '{pull.base}'.")
+            base_sha = found
+            self.ensure_commit(repo, base_sha)
+        return git_dir, gitpulls.merge_base(git_dir, base_sha, head_sha, number, pull.base)
+
+    def list_pull_files(self, repo: str, number: int, head_sha: str) -> list[PullFile]:
+        git_dir, base = self._base_of(repo, number, head_sha)
+        return gitpulls.changed_files(git_dir, base, head_sha)
+
+    def list_pull_commits(self, repo: str, number: int, head_sha: str) -> list[PullCommit]:
+        git_dir, base = self._base_of(repo, number, head_sha)
+        logins: dict[str, tuple[str | None, str | None]] = {}
+        for item in self._pages(
+            _path(repo, "pulls", str(number), "commits"),
+            f"listing pull request #{number}'s commits",
+        ):
+            author, committer = item.get("author"), item.get("committer")
+            logins[str(item["sha"])] = (
+                _login(author) if author else None,
+                _login(committer) if committer else None,
+            )
+        if head_sha not in logins:
+            raise BsError(
+                f"pull request #{number} moved past {head_sha[:12]} while it was read: "
+                "run the check again (it runs by itself on the new head)."
+            )
+        return [
+            PullCommit(sha, *logins.get(sha, (None, None)))
+            for sha, *_ in gitpulls.commit_identities(git_dir, base, head_sha)
+        ]
+
+    def list_reviews(self, repo: str, number: int) -> list[Review]:
+        reviews = []
+        for r in self._pages(
+            _path(repo, "pulls", str(number), "reviews"),
+            f"listing pull request #{number}'s reviews",
+        ):
+            if r.get("state") == "PENDING" or not r.get("submitted_at"):
+                continue  # a draft review nobody else can see yet
+            reviews.append(self._review(r))
+        return reviews
+
+    @staticmethod
+    def _review(r: Json) -> Review:
+        return Review(
+            id=int(r["id"]), user=_login(r.get("user")), state=r["state"],
+            commit_id=str(r.get("commit_id") or ""), body=str(r.get("body") or ""),
+            submitted_at=_time(r.get("submitted_at")) or datetime.min,
+        )  # fmt: skip
+
+    def request_reviewers(
+        self, repo: str, number: int, users: Sequence[str], teams: Sequence[str]
+    ) -> None:
+        org = repo.split("/")[0].lower()
+        # GitHub can only ask teams of the repository's own organisation.
+        slugs = [t.split("/", 1)[1] for t in teams if t.split("/", 1)[0].lower() == org]
+        if not users and not slugs:
+            return
+        self._call(
+            "POST", _path(repo, "pulls", str(number), "requested_reviewers"),
+            f"asking for reviews on pull request #{number}",
+            body={"reviewers": list(users), "team_reviewers": slugs},
+        )  # fmt: skip
+
+    def submit_review(self, repo: str, number: int, state: ReviewState, body: str) -> Review:
+        if state not in _EVENTS:
+            raise BsError(f"a review is APPROVED, CHANGES_REQUESTED or COMMENTED, not {state}.")
+        pull = self.get_pull_request(repo, number)
+        data = self._call(
+            "POST", _path(repo, "pulls", str(number), "reviews"), f"reviewing pull request #{number}",
+            body={"event": _EVENTS[state], "body": body, "commit_id": pull.head_sha},
+        )[1]  # fmt: skip
+        return self._review(data)
+
+    def dismiss_review(self, repo: str, number: int, review_id: int, message: str) -> Review:
+        data = self._call(
+            "PUT", _path(repo, "pulls", str(number), "reviews", str(review_id), "dismissals"),
+            f"dismissing review {review_id}", body={"message": message},
+        )[1]  # fmt: skip
+        return self._review(data)
+
+    def list_pushes(self, repo: str, number: int) -> list[Push]:
+        pull = self.get_pull_request(repo, number)
+        runs = self._pages(
+            _path(repo, "actions", "workflows", self.events_workflow, "runs"),
+            f"reading who pushed to pull request #{number} (runs of {self.events_workflow})",
+            {"event": "pull_request", "branch": pull.head_ref}, item="workflow_runs",
+        )  # fmt: skip
+        first: dict[str, Push] = {}
+        for run in runs:
+            head_repo = (run.get("head_repository") or {}).get("full_name")
+            if pull.head_repo and str(head_repo).lower() != pull.head_repo.lower():
+                continue  # another fork's branch of the same name
+            push = Push(_login(run.get("actor")), str(run["head_sha"]), (),
+                        _time(run.get("created_at")))  # fmt: skip
+            # Each head's first run was its push; later ones (a reopen, a re-run) are not.
+            known = first.get(push.head_sha)
+            if known is None or (push.pushed_at or datetime.max) < (
+                known.pushed_at or datetime.max
+            ):
+                first[push.head_sha] = push
+        return sorted(first.values(), key=lambda p: p.pushed_at or datetime.min)
+
+    def add_comment(self, repo: str, number: int, body: str) -> Comment:
+        data = self._call(
+            "POST", _path(repo, "issues", str(number), "comments"),
+            f"commenting on pull request #{number}", body={"body": body},
+        )[1]  # fmt: skip
+        return Comment(int(data["id"]), _login(data.get("user")), str(data.get("body") or ""),
+                       _time(data["created_at"]) or datetime.min)  # fmt: skip
+
+    def list_comments(self, repo: str, number: int) -> list[Comment]:
+        return [
+            Comment(int(c["id"]), _login(c.get("user")), str(c.get("body") or ""),
+                    _time(c["created_at"]) or datetime.min)
+            for c in self._pages(_path(repo, "issues", str(number), "comments"),
+                                 f"reading pull request #{number}'s comments")
+        ]  # fmt: skip
+
+    def set_status(
+        self, repo: str, sha: str, context: str, state: StatusState, description: str
+    ) -> CommitStatus:
+        data = self._call(
+            "POST", _path(repo, "statuses", sha), f"posting status {context} on {sha[:12]}",
+            body={"state": state, "context": context, "description": description[:140]},
+        )[1]  # fmt: skip
+        return self._status(data)
+
+    @staticmethod
+    def _status(s: Json) -> CommitStatus:
+        return CommitStatus(
+            str(s["context"]), s["state"], str(s.get("description") or ""),
+            _login(s.get("creator")), _time(s["created_at"]) or datetime.min, s.get("target_url"),
+        )  # fmt: skip
+
+    def list_statuses(self, repo: str, sha: str) -> list[CommitStatus]:
+        return [
+            self._status(s)
+            for s in self._pages(_path(repo, "commits", sha, "statuses"), f"reading statuses of {sha[:12]}")
+        ]  # fmt: skip
+
+    def merge_pull_request(self, repo: str, number: int, *, sha: str | None = None) -> PullRequest:
+        body: dict[str, str] = {"merge_method": "merge"}
+        if sha is not None:
+            body["sha"] = sha
+        try:
+            self._call(
+                "PUT", _path(repo, "pulls", str(number), "merge"), f"merging pull request #{number}",
+                body=body,
+            )  # fmt: skip
+        except BsError as exc:
+            if "(409" in exc.message:
+                raise BsError(
+                    f"pull request #{number} moved since {str(sha)[:12]} was checked: check it "
+                    "again before merging."
+                ) from None
+            raise
+        return self.get_pull_request(repo, number)
+
+    def close_pull_request(self, repo: str, number: int) -> PullRequest:
+        data = self._call(
+            "PATCH", _path(repo, "pulls", str(number)), f"closing pull request #{number}",
+            body={"state": "closed"},
+        )[1]  # fmt: skip
+        return self._pull(repo, data)
+
+
+def gitcmd_parent(git_dir: Path, commit: str) -> str:
+    from bs import gitcmd
+
+    return gitcmd.run(git_dir, "rev-parse", f"{commit}^1")
+
+
+def default_cache(env: Mapping[str, str]) -> Path:
+    base = env.get("XDG_CACHE_HOME") or str(Path(env.get("HOME", "~")).expanduser() / ".cache")
+    return Path(base) / "bs" / "repos"
+
+
+def open_github_forge(workspace: Workspace, env: Mapping[str, str]) -> GitHubForge:
+    from bs.auth.tokens import find_github_token
+    from bs.githubapi import open_github
+
+    config = workspace.config.forge
+    assert isinstance(config, GitHubForgeConfig)  # chosen by kind
+    found = find_github_token(env, config.web_url)
+    cache_root = workspace.resolve(config.cache) if config.cache else default_cache(env)
+    host = urlsplit(config.api_url).hostname or "GitHub"
+    cache = RepoCache(cache_root / host, found.token, progress=_stderr_progress(env))
+    github = open_github(found.token, config.api_url, retry=forge_retry())
+    return GitHubForge(
+        github,
+        requests_repo=workspace.config.requests_repo,
+        cache=cache,
+        events_workflow=config.events_workflow,
+        token_source=found.source,
+    )
+
+
+def _stderr_progress(env: Mapping[str, str]) -> Callable[[str], None] | None:
+    if env.get("BS_NO_PROGRESS") or not (sys.stderr.isatty() or env.get("GITHUB_ACTIONS")):
+        return None
+
+    def show(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    return show

@@ -115,7 +115,7 @@ def test_bs_yaml_unknown_forge_kind_names_the_allowed_kinds(app_world: World) ->
     output = user_error(
         run_with_bs_yaml(app_world, GOOD_BS_YAML.replace("kind: local", "kind: gitlab"))
     )
-    assert "forge.kind: 'gitlab' is not one bs knows: use 'local'." in output
+    assert "forge.kind: 'gitlab' is not one bs knows: use 'local', 'github'." in output
 
 
 def test_bs_yaml_forge_without_kind_names_the_key(app_world: World) -> None:
@@ -305,11 +305,11 @@ def test_apps_bad_app_name(app_world: World) -> None:
 
 
 def test_apps_unknown_deployed_source_names_the_allowed_one(app_world: World) -> None:
-    body = GOOD_APP.replace("{source: ref, ref: deployed-to-production}", "{source: http}")
+    body = GOOD_APP.replace("{source: ref, ref: deployed-to-production}", "{source: ftp}")
     output = user_error(run_with_apps_yaml(app_world, apps_yaml(body)))
     assert (
-        "apps.frontend.deployed.source: 'http' is not one bs knows: use 'ref', 'github-deployments'."
-        in output
+        "apps.frontend.deployed.source: 'ftp' is not one bs knows: use 'ref', "
+        "'github-deployments', 'http', 'gitops-file'." in output
     )
 
 

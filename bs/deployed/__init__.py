@@ -21,9 +21,23 @@ def _github_deployments(forge: Forge, env: Mapping[str, str]) -> DeployedVersion
     return GitHubDeploymentsSource(env)
 
 
+def _http(forge: Forge, env: Mapping[str, str]) -> DeployedVersionSource:
+    from bs.deployed.http import HttpSource
+
+    return HttpSource(forge, env)
+
+
+def _gitops_file(forge: Forge, env: Mapping[str, str]) -> DeployedVersionSource:
+    from bs.deployed.gitops_file import GitOpsFileSource
+
+    return GitOpsFileSource(forge)
+
+
 SOURCES: dict[str, Callable[[Forge, Mapping[str, str]], DeployedVersionSource]] = {
     "ref": _ref_source,
     "github-deployments": _github_deployments,
+    "http": _http,
+    "gitops-file": _gitops_file,
 }
 
 

@@ -53,6 +53,13 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "demo": ("bs.cli.cmd_demo", "demo", "Run the whole flow on a local forge, in .demo/."),
     "mail": ("bs.cli.cmd_mail", "mail", "Read the outbox; send a test message."),
     "serve": ("bs.cli.cmd_serve", "serve", "Run the deploy gateway that deploy links open."),
+    "login": ("bs.cli.cmd_login", "login", "Sign in to GitHub in your browser."),
+    "whoami": (
+        "bs.cli.cmd_login",
+        "whoami",
+        "Say who bs acts as on GitHub, and the token's source.",
+    ),
+    "logout": ("bs.cli.cmd_login", "logout", "Remove the GitHub token bs login stored."),
 }
 
 

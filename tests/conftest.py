@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from hypothesis import settings
 
 from bs.cli.main import main
+from tests.fakegithub import fake_github  # noqa: F401  (the fake GitHub fixture)
 from tests.pgserver import postgres_url_fixture
 
 # The helper modules shared by several test files assert too: rewrite their asserts

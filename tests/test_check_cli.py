@@ -256,3 +256,24 @@ def test_an_unusable_event_file_could_not_evaluate(
     assert said in result.stderr, result.output
     assert statuses(world, head(world, opened.number)) == []
     could_not_evaluate(result, str(event))
+
+
+def test_a_pull_request_outside_requests_is_not_judged_and_does_not_block(app_world: World) -> None:
+    """A policy or code change (nothing under requests/) gets a success bs/policy saying
+    code owners review it: a required status must not block such changes forever."""
+    from bs.forges.local import LocalForge
+
+    bob = LocalForge(app_world.forge, user="bob")
+    change = app_world.root / "standard.yaml"
+    change.write_text((app_world.checkout / "policies" / "standard.yaml").read_text() + "\n")
+    bob.create_branch(
+        "alphagov/release-requests", "policy", "main", [("policies/standard.yaml", change)], "Tidy"
+    )
+    pull = bob.open_pull_request(
+        "alphagov/release-requests", head="policy", base="main", title="Tidy", body=""
+    )
+    result = app_world.bs("check", str(pull.number), user="bob")
+    assert result.exit_code == 0, result.output
+    assert "Not a release request (nothing under requests/)" in result.output
+    statuses = bob.list_statuses("alphagov/release-requests", pull.head_sha)
+    assert [(s.context, s.state) for s in statuses] == [("bs/policy", "success")]

@@ -253,8 +253,8 @@ def test_why_a_closed_pull_request_is_no_request_names_the_real_reason(world: Wo
     result = hook(world, "closed", str(other.number), "--json")
     assert result.exit_code == 0, result.output
     reason = json.loads(result.stdout)["reason"]
-    # Today: "Invalid request: the pull request is closed without being merged".
-    assert "README.md" in reason
+    # Not "Invalid request: the pull request is closed without being merged".
+    assert "nothing under requests/" in reason
 
 
 def test_an_address_someone_else_could_have_written_is_not_used(world: World) -> None:

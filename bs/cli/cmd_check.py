@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
 from bs.cli.context import CliContext, emit_json, json_option, pass_cli
-from bs.cli.events import event_option, pull_number
+from bs.cli.events import append_summary, error_summary, event_option, pull_number, summary_file
 
 EXIT_COULD_NOT_EVALUATE = 3
 
@@ -20,7 +21,8 @@ EXIT_COULD_NOT_EVALUATE = 3
     "--summary",
     type=click.Path(dir_okay=False, path_type=Path),
     metavar="FILE",
-    help="Also append the explanation as markdown to FILE (e.g. $GITHUB_STEP_SUMMARY).",
+    help="Also append the explanation as markdown to FILE (default: $GITHUB_STEP_SUMMARY, "
+    "when set).",
 )
 @click.option("--no-status", is_flag=True, help="Do not post the bs/policy status; only explain.")
 @click.option(
@@ -47,6 +49,11 @@ def check(
     branch, prints why, and posts the status bs/policy on the head commit.
 
     \b
+    In GitHub Actions, with neither PR nor --event, the pull request is the
+    event's ($GITHUB_EVENT_PATH), and the explanation is appended to the job
+    summary ($GITHUB_STEP_SUMMARY).
+
+    \b
     Exit status: 0 met, 1 not met yet, 2 rejected or invalid,
     3 could not evaluate (also for a bad --event file); click's usage
     errors (a bad option) exit 2 too, before anything is evaluated.
@@ -56,6 +63,7 @@ def check(
       bs check 12
       bs check 12 --json --no-status
       bs check --event "$GITHUB_EVENT_PATH" --summary "$GITHUB_STEP_SUMMARY"
+      bs check          # in GitHub Actions: the same
     """
     from bs.core.explain import explain_markdown, explain_text
     from bs.core.verdict import verdict_dict
@@ -63,24 +71,19 @@ def check(
     from bs.usecases.check import check_pull_request
     from bs.usecases.policy_test import write_case
 
+    summary = summary_file(cli.env, summary)
     try:
-        pr = pull_number(number, event_path)
+        pr = pull_number(cli, number, event_path)
     except BsError as exc:
-        raise BsError(
-            f"could not evaluate: {exc.message}", exit_code=EXIT_COULD_NOT_EVALUATE
-        ) from None
+        _could_not_evaluate(summary, f"could not evaluate: {exc.message}")
     try:
         report = check_pull_request(
             cli.forge, cli.workspace.config.requests_repo, pr, post_status=not no_status
         )
     except BsError as exc:
-        raise BsError(
-            f"could not evaluate #{pr}: {exc.message}", exit_code=EXIT_COULD_NOT_EVALUATE
-        ) from None
+        _could_not_evaluate(summary, f"could not evaluate #{pr}: {exc.message}")
     verdict = report.verdict
-    if summary is not None:
-        with summary.open("a", encoding="utf-8") as out:
-            out.write(explain_markdown(verdict, report.heading))
+    append_summary(summary, explain_markdown(verdict, report.heading))
     if save_facts is not None and report.approval_facts is not None and verdict.policy_name:
         write_case(
             save_facts, verdict.policy_name, report.approval_facts, verdict, f"pull request #{pr}"
@@ -96,3 +99,11 @@ def check(
         if report.status_posted:
             click.echo(f"Posted bs/policy = {verdict.status_state} on {report.pull.head_sha[:12]}.")
     sys.exit(verdict.exit_code)
+
+
+def _could_not_evaluate(summary: Path | None, message: str) -> NoReturn:
+    """Say so in the job summary too, then stop with exit status 3."""
+    from bs.errors import BsError
+
+    append_summary(summary, error_summary("bs check", message))
+    raise BsError(message, exit_code=EXIT_COULD_NOT_EVALUATE) from None

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from bs.config import AppConfig
-from bs.core.checks import IntegrityFacts, locate_request_files, run_checks
+from bs.core.checks import CheckResult, IntegrityFacts, locate_request_files, run_checks
 from bs.core.evaluate import evaluate_policy
 from bs.core.facts import ApprovalFacts
 from bs.core.policy import Policy
@@ -80,6 +80,8 @@ def _check(
     policies = trusted_policies(forge, requests_repo, default_branch)
     # Every fact below is about this one head commit, whatever is pushed meanwhile.
     files = tuple(forge.list_pull_files(requests_repo, number, pull.head_sha))
+    if pull.base == default_branch and not any(f.path.startswith("requests/") for f in files):
+        return _not_a_request(forge, requests_repo, pull, post_status=post_status)
     located = locate_request_files(files)
     pushes = forge.list_pushes(requests_repo, number)
     head_pusher = next((p.pusher for p in reversed(pushes) if p.head_sha == pull.head_sha), None)
@@ -123,6 +125,24 @@ def _check(
             verdict.status_state,
             verdict.status_description,
         )
+        report.status_posted = True
+    return report
+
+
+#: The verdict on a pull request that touches nothing under requests/ (a policy or code
+#: change): not bs's to judge. The ruleset's code-owner review and approvals govern it,
+#: and a required bs/policy must not block it forever. The hooks leave it alone.
+NOT_A_REQUEST = "Not a release request (nothing under requests/): code owners review it"
+
+
+def _not_a_request(
+    forge: Forge, requests_repo: str, pull: PullRequest, *, post_status: bool
+) -> CheckReport:
+    check = CheckResult("files", True, "it changes nothing under requests/: not a release request")
+    verdict = Verdict("met", NOT_A_REQUEST, (check,), None, None)
+    report = CheckReport(verdict, pull, None, None, None, None, _heading(pull, None))
+    if post_status and pull.state == "open":
+        forge.set_status(requests_repo, pull.head_sha, STATUS_CONTEXT, "success", NOT_A_REQUEST)
         report.status_posted = True
     return report
 

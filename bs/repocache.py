@@ -90,6 +90,11 @@ class RepoCache:
             self._fetched[repo] = time.monotonic()
         return path
 
+    def invalidate(self, repo: str) -> None:
+        """`repo` changed (bs itself wrote to it): fetch before the next answer from it."""
+        with self._lock:
+            self._fetched.pop(repo, None)
+
     def has_commit(self, path: Path, sha: str) -> bool:
         return gitcmd.resolve_commit(path, sha) == sha
 

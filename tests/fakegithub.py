@@ -534,6 +534,8 @@ class FakeGitHub(Render):
             )
         if kind == "pull_request_review":
             payload["action"] = action
+        for team in payload["pull_request"].get("requested_teams") or []:
+            team.pop("type", None)  # the REST team has it; the webhook schema's does not
         payload.update(fields)
         validate_webhook(kind, "closed" if action == "merged" else action, payload)
         return payload

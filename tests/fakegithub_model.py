@@ -492,7 +492,10 @@ class Render:
             draft=pull.draft,
         )
         if extra is None:
-            return fit(body, first("pull-request-simple-items"))  # type: ignore[no-any-return]
+            simple: Body = fit(body, first("pull-request-simple-items"))
+            for team in simple.get("requested_teams") or []:
+                team["type"] = "organization"  # required by the schema, absent from its example
+            return simple
         body.update(
             merged=pull.merged_at is not None,
             merged_by=self.user_body(pull.merged_by) if pull.merged_by else None,
@@ -530,6 +533,7 @@ class Render:
             name=slug,
             description=None,
             permission="pull",
+            type="organization",
         )
         return body
 

@@ -16,6 +16,7 @@ but every push runs the unprivileged ``bs-events`` workflow, and a
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -84,6 +85,10 @@ def forge_retry(
     )
 
 
+#: Seconds a pull request read from GitHub is reused within one piece of work.
+PULL_FRESH_FOR = 2.0
+
+
 class GitHubForge(GitHubRepos):
     """A `Forge` on GitHub (see the module docstring)."""
 
@@ -125,10 +130,20 @@ class GitHubForge(GitHubRepos):
         return self._pull(repo, data)
 
     def get_pull_request(self, repo: str, number: int) -> PullRequest:
+        # One check asks for the same pull request several times within a second: it is
+        # read once (for PULL_FRESH_FOR s), and again after bs itself changed it.
+        cached = self._pull_memo.get((repo, number))
+        if cached is not None and time.monotonic() - cached[0] < PULL_FRESH_FOR:
+            return cached[1]
         data = self._call(
             "GET", _path(repo, "pulls", str(number)), f"reading pull request #{number} of {repo}"
         )[1]
-        return self._pull(repo, data)
+        pull = self._pull(repo, data)
+        self._pull_memo[(repo, number)] = (time.monotonic(), pull)
+        return pull
+
+    def _changed(self, repo: str, number: int) -> None:
+        self._pull_memo.pop((repo, number), None)
 
     def list_pull_requests(self, repo: str, state: str = "open") -> list[PullRequest]:
         pages = self._pages(
@@ -288,6 +303,8 @@ class GitHubForge(GitHubRepos):
         ]  # fmt: skip
 
     def merge_pull_request(self, repo: str, number: int, *, sha: str | None = None) -> PullRequest:
+        self._changed(repo, number)
+        self.cache.invalidate(repo)
         body: dict[str, str] = {"merge_method": "merge"}
         if sha is not None:
             body["sha"] = sha
@@ -306,6 +323,7 @@ class GitHubForge(GitHubRepos):
         return self.get_pull_request(repo, number)
 
     def close_pull_request(self, repo: str, number: int) -> PullRequest:
+        self._changed(repo, number)
         data = self._call(
             "PATCH", _path(repo, "pulls", str(number)), f"closing pull request #{number}",
             body={"state": "closed"},
@@ -341,6 +359,7 @@ def open_github_forge(workspace: Workspace, env: Mapping[str, str]) -> GitHubFor
         cache=cache,
         events_workflow=config.events_workflow,
         token_source=found.source,
+        app_slug=env.get("BS_GITHUB_APP_SLUG") or None,
     )
 
 

@@ -21,6 +21,8 @@ from urllib.parse import quote
 
 from github import Github
 
+from bs import gitcmd
+from bs.core.pulls import PullRequest
 from bs.core.tags import TagRef
 from bs.errors import BsError
 from bs.forges.github_errors import NotFound, translate
@@ -47,8 +49,11 @@ class GitHubRepos:
         events_workflow: str = "bs-events.yml",
         token_source: str = "the environment",  # noqa: S107 (where it came from, not a token)
         sleep: Callable[[float], None] = time.sleep,
+        app_slug: str | None = None,
     ) -> None:
         self.gh = github
+        #: A GitHub App's installation token acts as ``SLUG[bot]``, and cannot ask who it is.
+        self.acting_as = f"{app_slug}[bot]" if app_slug else None
         self.requests_repo = requests_repo
         self.cache = cache
         self.events_workflow = events_workflow
@@ -62,6 +67,8 @@ class GitHubRepos:
         self._homes: dict[tuple[str, str], str] = {}
         #: pull request number -> who closed it, from a trusted event payload.
         self._closed_by: dict[tuple[str, int], str] = {}
+        #: (repo, number) -> (when read, the pull request), see GitHubForge.get_pull_request.
+        self._pull_memo: dict[tuple[str, int], tuple[float, PullRequest]] = {}
 
     # -- plumbing ------------------------------------------------------------
 
@@ -106,7 +113,7 @@ class GitHubRepos:
         return self._me
 
     def current_user(self) -> str:
-        return str(self._user()["login"])
+        return self.acting_as or str(self._user()["login"])
 
     def _public_user(self, login: str) -> Json:
         if login.lower() not in self._users:
@@ -123,7 +130,7 @@ class GitHubRepos:
         return self._public_user(login) is not None
 
     def user_email(self, login: str) -> str | None:
-        if login.lower() == self.current_user().lower():
+        if self.acting_as is None and login.lower() == self.current_user().lower():
             if self._user().get("email"):
                 return str(self._user()["email"])
             try:
@@ -166,20 +173,29 @@ class GitHubRepos:
             self._repos[repo] = self._call("GET", _path(repo), f"reading repository {repo}")[1]
         return self._repos[repo]
 
+    def _clone_url(self, repo: str) -> str:
+        """Where git fetches `repo`. GitHub's clone URLs are ``WEB/OWNER/NAME.git``: another
+        repository's is derived from the requests repository's (read anyway), which saves a
+        call per repository; an unknown name then fails in git with a clear message."""
+        if repo not in self._repos and repo != self.requests_repo:
+            known = str(self._repo(self.requests_repo)["clone_url"])
+            suffix = f"/{self.requests_repo}.git"
+            if known.lower().endswith(suffix.lower()):
+                return known[: -len(suffix)] + f"/{repo}.git"
+        return str(self._repo(repo)["clone_url"])
+
     def git_dir(self, repo: str) -> Path:
-        info = self._repo(repo)
-        return self.cache.ensure(repo, str(info["clone_url"]), pulls=repo == self.requests_repo)
+        return self.cache.ensure(repo, self._clone_url(repo), pulls=repo == self.requests_repo)
 
     def ensure_commit(self, repo: str, sha: str) -> Path:
         """The cached copy of `repo`, holding commit `sha` (fetched by id if refs lack it)."""
         path = self.git_dir(repo)
         if not self.cache.has_commit(path, sha):
             path = self.cache.ensure(
-                repo, str(self._repo(repo)["clone_url"]), pulls=repo == self.requests_repo,
-                force=True,
-            )  # fmt: skip
+                repo, self._clone_url(repo), pulls=repo == self.requests_repo, force=True
+            )
         if not self.cache.has_commit(path, sha):
-            self.cache.fetch_commit(repo, str(self._repo(repo)["clone_url"]), sha)
+            self.cache.fetch_commit(repo, self._clone_url(repo), sha)
         if not self.cache.has_commit(path, sha):
             raise BsError(f"{repo} has no commit {sha[:12]}.")
         return path
@@ -188,24 +204,25 @@ class GitHubRepos:
         return str(self._repo(repo)["default_branch"])
 
     def list_tags(self, repo: str) -> list[TagRef]:
-        # GitHub lists annotated tags peeled: `commit.sha` is the commit either way.
-        return [
-            TagRef(t["name"], t["commit"]["sha"])
-            for t in self._pages(_path(repo, "tags"), f"listing the tags of {repo}")
-        ]
+        # From the fetched copy, which the diffs need anyway: thousands of tags in one
+        # incremental fetch rather than pages of the API, annotated ones peeled by git.
+        return [TagRef(name, sha) for name, sha in gitcmd.list_tags(self.git_dir(repo))]
 
     def resolve_branch(self, repo: str, branch: str) -> str | None:
+        # Also from the fetched copy (fetched at most every few seconds, and again after
+        # bs itself changed the repository): no API call.
+        return gitcmd.resolve_commit(self.git_dir(repo), f"refs/heads/{branch}")
+
+    def _branch_via_api(self, repo: str, branch: str) -> str | None:
+        """The branch's commit asked of the API: for a fork bs keeps no copy of."""
         try:
             data = self._call(
                 "GET", _path(repo, "git", "ref", "heads", *branch.split("/")),
                 f"reading branch {branch} of {repo}",
             )[1]  # fmt: skip
         except NotFound:
-            self._repo(repo)  # a missing repository is an error, a missing branch is None
             return None
-        if isinstance(data, list):  # GitHub lists refs the name only prefixes
-            return None
-        return str(data["object"]["sha"])
+        return None if isinstance(data, list) else str(data["object"]["sha"])
 
     def read_file(self, repo: str, path: str, ref: str | None = None) -> bytes | None:
         params = {"ref": ref} if ref else None
@@ -260,6 +277,7 @@ class GitHubRepos:
             raise
         if home != repo:
             self._homes[(repo, branch)] = home
+        self.cache.invalidate(home)
         return str(commit["sha"])
 
     def _tree_entry(self, home: str, path: str, local: Path) -> dict[str, str]:
@@ -288,8 +306,9 @@ class GitHubRepos:
 
     def delete_branch(self, repo: str, branch: str, *, sha: str | None = None) -> None:
         home = self._homes.get((repo, branch), repo)
-        if sha is not None and self.resolve_branch(home, branch) != sha:
+        if sha is not None and self._branch_via_api(home, branch) != sha:
             return
+        self.cache.invalidate(home)
         try:
             self._call(
                 "DELETE", _path(home, "git", "refs", "heads", *branch.split("/")),
@@ -302,6 +321,7 @@ class GitHubRepos:
     def set_branch(self, repo: str, branch: str, sha: str) -> None:
         url = _path(repo, "git", "refs", "heads", *branch.split("/"))
         what = f"moving branch {branch} of {repo} to {sha[:12]}"
+        self.cache.invalidate(repo)
         try:
             self._call("PATCH", url, what, body={"sha": sha, "force": True})
         except BsError as exc:

@@ -1,0 +1,182 @@
+"""Whole flows on GitHub, mocked at the HTTP layer by the fake (bodies validated
+against GitHub's own schemas, unregistered calls fail): open-request from the
+requests repo or a fork, the opened hook, the check driven by GitHub's event
+payloads, the closed hook after a merge, and the gateway's re-verification and
+deployment record. API calls are counted against the issue's goals."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from bs.core.verdict import STATUS_CONTEXT
+from bs.forges import open_forge
+from bs.gateway import create_app
+from bs.gateway.state import GatewaySettings
+from bs.linkkeys import load_keyring
+from bs.mail import open_mailer
+from bs.store import open_store
+from bs.workspace import Workspace
+from tests.fakegithub import FakeGitHub
+from tests.gatewayhelpers import GatewayClient, csrf_of, sign_in
+from tests.gatewaytesthelpers import press_deploy, wait_finished
+from tests.githubworld import APP_REPO, BOT, KEY, REQUESTS, GitHubWorld, build_world, gh_world
+from tests.hookhelpers import LINK, outbox, recipients, text_of
+
+__all__ = ["gh_world"]
+
+#: The issue's goals: API calls per open-request (tag pages aside) and per check
+#: (review pages aside).
+OPEN_REQUEST_CALLS, CHECK_CALLS = 12, 8
+BOT_LOGIN = f"{BOT}[bot]"
+
+
+def mails(world: GitHubWorld) -> list[EmailMessage]:
+    return outbox(world)  # type: ignore[arg-type]  # the same checkout layout
+
+
+def calls_of(fake: FakeGitHub, mark: int, *, besides: str) -> list[tuple[str, str]]:
+    return [c for c in fake.calls_since(mark) if not c[1].endswith(besides)]
+
+
+def statuses(fake: FakeGitHub, sha: str) -> list[tuple[str, str, str]]:
+    found = fake.repo(REQUESTS).statuses.get(sha, [])
+    return [(s["context"], s["state"], s["creator"]) for s in found]
+
+
+def approve(world: GitHubWorld, number: int, login: str, event: str = "APPROVE") -> None:
+    client = world.fake.client(world.tokens[login])
+    client.get_repo(REQUESTS).get_pull(number).create_review(body="Looks right", event=event)
+
+
+def check_from(world: GitHubWorld, payload: dict[str, Any], name: str) -> Any:
+    return world.bs("check", "--json", user=BOT, env=world.actions(payload, name))
+
+
+def test_open_request_on_its_own_branch(gh_world: GitHubWorld) -> None:
+    fake = gh_world.fake
+    mark = len(fake.calls)
+    number = gh_world.open_request()
+    pull = fake.pull(REQUESTS, number)
+    assert (pull.user, pull.head_repo.full_name, pull.base_ref) == ("alice", REQUESTS, "main")
+    calls = calls_of(fake, mark, besides="/tags")
+    assert len(calls) <= OPEN_REQUEST_CALLS, calls
+    # The diff came from the blobless clone, never the compare API.
+    assert not [c for c in fake.calls if "/compare/" in c[1]]
+    files = fake.repo(REQUESTS).git.git("diff", "--name-only", "main", pull.head_sha).split()
+    assert len(files) == 2 and all(f.startswith("requests/frontend/") for f in files)
+    patch = next(f for f in files if f.endswith(".patch"))
+    text = fake.repo(REQUESTS).git.git("show", f"{pull.head_sha}:{patch}")
+    assert "+puts 3" in text and "lib/3.rb" in text and "lib/2.rb" in text
+
+
+def test_open_request_from_a_fork_when_the_requester_cannot_push(gh_world: GitHubWorld) -> None:
+    fake = gh_world.fake
+    mark = len(fake.calls)
+    number = gh_world.open_request(user="erin")
+    pull = fake.pull(REQUESTS, number)
+    assert pull.head_repo.full_name == "erin/release-requests"
+    assert pull.user == "erin"
+    assert ("POST", "/repos/alphagov/release-requests/forks") in fake.calls_since(mark)
+    assert not fake.repo(REQUESTS).git.refs("refs/heads/").keys() - {"refs/heads/main"}
+    assert len(calls_of(fake, mark, besides="/tags")) <= OPEN_REQUEST_CALLS + 1  # + the fork
+
+
+def test_the_whole_flow_driven_by_github_events(gh_world: GitHubWorld, tmp_path: Path) -> None:
+    fake, w = gh_world.fake, gh_world
+    number = w.open_request()
+    head = fake.pull(REQUESTS, number).head_sha
+
+    # The opened hook: the review mail, and the policy's reviewers asked on GitHub.
+    opened = w.bs("hook", "opened", user=BOT, env=w.actions(fake.webhook(
+        "pull_request", "opened", repo=REQUESTS, number=number), "opened"))  # fmt: skip
+    assert opened.exit_code == 0, opened.output
+    assert sorted(fake.pull(REQUESTS, number).requested_teams) == ["dba", "deployers"]
+    assert [recipients(m) for m in mails(w)] == [["frontend-reviewers@example.gov.uk"]]
+
+    # The check on pull_request_target: pending, posted as the App.
+    mark = len(fake.calls)
+    pending = check_from(w, fake.webhook("pull_request", "opened", repo=REQUESTS, number=number),
+                         "check-opened")  # fmt: skip
+    assert pending.exit_code == 1, pending.output
+    assert len(calls_of(fake, mark, besides="/reviews")) <= CHECK_CALLS, fake.calls_since(mark)
+    assert statuses(fake, head)[-1] == (STATUS_CONTEXT, "pending", BOT_LOGIN)
+    summary = (w.root / "events" / "check-opened.summary.md").read_text()
+    assert "deployer approval" in summary
+
+    # bob approves: the unprivileged workflow's run, then the privileged workflow_run check.
+    approve(w, number, "bob")
+    run = fake.webhook("workflow_run", "completed", repo=REQUESTS)
+    mark = len(fake.calls)
+    met = check_from(w, run, "check-review")
+    assert met.exit_code == 0, met.output
+    assert len(calls_of(fake, mark, besides="/reviews")) <= CHECK_CALLS, fake.calls_since(mark)
+    assert statuses(fake, head)[-1] == (STATUS_CONTEXT, "success", BOT_LOGIN)
+
+    # bob merges; the closed hook (the merged payload) mints a link and mails it to alice.
+    fake.client(w.tokens["bob"]).get_repo(REQUESTS).get_pull(number).merge(merge_method="merge")
+    merged = fake.webhook("pull_request", "merged", repo=REQUESTS, number=number)
+    closed = w.bs("hook", "closed", "--json", user=BOT, env=w.actions(merged, "closed"))
+    assert closed.exit_code == 0, closed.output
+    to_alice = [m for m in mails(w) if recipients(m) == ["alice@example.gov.uk"]]
+    found = LINK.search(text_of(to_alice[-1]))
+    assert found, text_of(to_alice[-1])
+    assert found.group(1) not in closed.output
+    assert found.group(1) not in (w.root / "events" / "closed.summary.md").read_text()
+    comments = fake.repo(REQUESTS).comments[number]
+    assert len(comments) == 1 and comments[0]["user"] == BOT_LOGIN
+    again = w.bs("hook", "closed", "--json", user=BOT, env=w.actions(merged, "closed-again"))
+    assert again.exit_code == 0, again.output
+    assert len(fake.repo(REQUESTS).comments[number]) == 1
+
+    # The gateway re-verifies from GitHub, deploys, and moves deployed-to-production.
+    client = gateway_client(w, tmp_path)
+    sign_in(client, "alice")
+    page = client.get(f"/link/{found.group(1)}")
+    assert page.status_code == 200, page.text
+    assert "release_3" in page.text
+    redeemed = client.post(f"/link/{found.group(1)}", data={"csrf": csrf_of(page.text)})
+    assert redeemed.status_code == 303, redeemed.text
+    pressed = press_deploy(client)
+    assert pressed.status_code in (200, 303), pressed.text
+    assert wait_finished(client)["state"] == "succeeded"
+    deployed = fake.repo(APP_REPO).git.resolve("refs/heads/deployed-to-production")
+    assert deployed == w.tags["release_3"]
+    assert (w.root / "deploys.txt").read_text() == "frontend release_3\n"
+
+
+def gateway_client(world: GitHubWorld, tmp_path: Path) -> FlaskClient:
+    """The gateway on the GitHub forge, acting as the App, with local sign-in for the test."""
+    env = world.env(BOT) | {"BS_LINK_KEYS": KEY, "BS_GATEWAY_STORE": f"sqlite:///{tmp_path}/g.db"}
+    workspace = Workspace(world.checkout)
+    settings = GatewaySettings(
+        config=workspace.config, forge=open_forge(workspace, env),
+        engine=open_store(env["BS_GATEWAY_STORE"]), keyring=load_keyring(env, workspace.root),
+        mailer=open_mailer(workspace, env), env=env, now=lambda: datetime.now(UTC),
+        secure=False, local_users=lambda: ["alice", "bob"], root=workspace.root,
+    )  # fmt: skip
+    app = create_app(settings)
+    app.testing = True
+    app.test_client_class = GatewayClient
+    app.config["BS_TEST_BASE_URL"] = settings.config.gateway.url
+    return app.test_client()
+
+
+@pytest.fixture
+def enterprise(tmp_path: Path) -> Iterator[GitHubWorld]:
+    with FakeGitHub(tmp_path / "ghe", api_url="https://ghe.example.com/api/v3") as fake:
+        yield build_world(fake, tmp_path)
+
+
+def test_enterprise_base_url(enterprise: GitHubWorld) -> None:
+    number = enterprise.open_request()
+    result = enterprise.bs("check", str(number), "--no-status", "--json", user=BOT)
+    assert result.exit_code == 1, result.output
+    assert json.loads(result.stdout)["outcome"] == "pending"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import fcntl
 import re
+import shutil
 import subprocess
 import threading
 import time
@@ -109,7 +110,7 @@ class RepoCache:
     def _clone(self, repo: str, clone_url: str, path: Path, env: dict[str, str]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(path.name + ".partial")
-        subprocess.run(["rm", "-rf", str(partial)], check=False)
+        shutil.rmtree(partial, ignore_errors=True)  # an interrupted clone's leftovers
         if self.progress:
             self.progress(f"Cloning {repo} (blobless: file contents come when a diff needs them)")
         self._git(repo, None, env, ["clone", "--bare", "--progress", "--filter=blob:none",

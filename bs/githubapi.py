@@ -17,14 +17,18 @@ HTTP_TIMEOUT = 30
 
 
 def open_github(
-    token: str, api_url: str, *, lazy: bool = False, retry: GithubRetry | None = None
+    token: str | Auth.Auth,
+    api_url: str,
+    *,
+    lazy: bool = False,
+    retry: GithubRetry | None = None,
 ) -> Github:
-    """A client for `api_url` acting with `token`. Close it when done.
-
-    Without `retry` nothing is retried: the caller paces and retries itself.
+    """A client for `api_url` acting with `token` (or another PyGithub auth, a GitHub App's
+    installation). Close it when done. Without `retry` nothing is retried: the caller
+    paces and retries itself.
     """
     return Github(
-        auth=Auth.Token(token),
+        auth=Auth.Token(token) if isinstance(token, str) else token,
         base_url=api_url,
         timeout=HTTP_TIMEOUT,
         per_page=100,

@@ -54,7 +54,7 @@ class RepoCache:
     def __init__(
         self,
         root: Path,
-        token: str | None,
+        token: str | Callable[[], str] | None,
         *,
         progress: ProgressFn | None = None,
         fresh_for: float = 10.0,
@@ -80,7 +80,7 @@ class RepoCache:
             last = self._fetched.get(repo)
             if not force and last is not None and time.monotonic() - last < self.fresh_for:
                 return path
-            env = auth_env(clone_url, self.token)
+            env = auth_env(clone_url, self._token())
             gitcmd.register_environment(path, env)
             with _locked(path):
                 if not (path / "HEAD").is_file():
@@ -90,6 +90,10 @@ class RepoCache:
                                              "--no-write-fetch-head", "origin", *refspecs])  # fmt: skip
             self._fetched[repo] = time.monotonic()
         return path
+
+    def _token(self) -> str | None:
+        # A GitHub App's installation token is renewed hourly: ask for the current one.
+        return self.token() if callable(self.token) else self.token
 
     def invalidate(self, repo: str) -> None:
         """`repo` changed (bs itself wrote to it): fetch before the next answer from it."""
@@ -102,7 +106,7 @@ class RepoCache:
     def fetch_commit(self, repo: str, clone_url: str, sha: str) -> None:
         """Fetch one commit by id (GitHub serves any reachable one), when refs lack it."""
         path = self.path(repo)
-        env = auth_env(clone_url, self.token)
+        env = auth_env(clone_url, self._token())
         with self._lock, _locked(path):
             self._git(repo, path, env, ["fetch", "--filter=blob:none", "--no-write-fetch-head",
                                          "origin", sha])  # fmt: skip

@@ -41,6 +41,7 @@ import jsonschema
 import pytest
 import responses
 
+from tests.fakegithub_app import installation_token  # noqa: F401 (registers the App's route)
 from tests.fakegithub_git import BareRepo, Person
 from tests.fakegithub_model import (
     Account,
@@ -106,6 +107,7 @@ class FakeGitHub(Render):
         self.events_workflow = events_workflow
         self.accounts: dict[str, Account] = {}
         self.tokens: dict[str, Token] = {}
+        self.apps: dict[str, Any] = {}  # slug -> tests.fakegithub_app.App
         self.teams: dict[tuple[str, str], Team] = {}
         self.repos: dict[str, Repo] = {}
         #: (method, path below the API root, without the query) of every request, in order.
@@ -618,7 +620,12 @@ class FakeGitHub(Render):
         scheme, _, value = _auth_header(request).partition(" ")
         if scheme.lower() not in ("token", "bearer"):
             return None
-        return self.tokens.get(value.strip())
+        found = self.tokens.get(value.strip())
+        if found is None and value.count(".") == 2:  # a GitHub App's JWT
+            from tests.fakegithub_app import token_for_jwt
+
+            return token_for_jwt(self, value.strip())
+        return found
 
     def _headers(self, token: Token | None) -> dict[str, str]:
         used = self._rate_used[token.token] if token else 0

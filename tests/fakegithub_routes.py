@@ -178,6 +178,9 @@ R = "/repos/{owner}/{repo}"
 
 @route("GET", "/user")
 def get_user(ctx: Ctx) -> tuple[int, Body]:
+    account = ctx.fake.accounts.get(ctx.login)
+    if account is None or account.type == "Bot":  # an App's installation token
+        raise ApiError(403, "Resource not accessible by integration")
     return 200, ctx.fake.profile_body(ctx.login, private=True)
 
 

@@ -180,3 +180,41 @@ def test_enterprise_base_url(enterprise: GitHubWorld) -> None:
     result = enterprise.bs("check", str(number), "--no-status", "--json", user=BOT)
     assert result.exit_code == 1, result.output
     assert json.loads(result.stdout)["outcome"] == "pending"
+
+
+def test_the_gateway_acts_as_the_app_with_tokens_it_mints_itself(
+    gh_world: GitHubWorld, tmp_path: Path
+) -> None:
+    """A gateway runs for weeks; an installation token lasts an hour. With the App's key
+    in its environment, PyGithub mints installation tokens and renews them."""
+    from tests.fakegithub_app import add_app
+
+    app = add_app(gh_world.fake, BOT)
+    key_file = tmp_path / "app.pem"
+    key_file.write_text(app.private_key)
+    key_file.chmod(0o600)
+    env = gh_world.env(None) | {
+        "BS_GITHUB_APP_ID": str(app.app_id),
+        "BS_GITHUB_APP_INSTALLATION_ID": str(app.installation_id),
+        "BS_GITHUB_APP_PRIVATE_KEY_FILE": str(key_file),
+        "BS_GITHUB_APP_SLUG": BOT,
+    }
+    number = gh_world.open_request()
+    result = gh_world.bs("check", str(number), "--json", user=None, env=env)
+    assert result.exit_code == 1, result.output
+    assert len(app.minted) == 1
+    head = gh_world.fake.pull(REQUESTS, number).head_sha
+    assert statuses(gh_world.fake, head)[-1] == (STATUS_CONTEXT, "pending", BOT_LOGIN)
+    assert app.private_key not in result.output and app.minted[0] not in result.output
+
+    key_file.chmod(0o644)
+    refused = gh_world.bs("check", str(number), user=None, env=env)
+    assert refused.exit_code == 3  # could not evaluate
+    assert f"chmod 600 {key_file}" in refused.stderr
+    env["BS_GITHUB_APP_PRIVATE_KEY"] = "not a key"
+    del env["BS_GITHUB_APP_PRIVATE_KEY_FILE"]
+    refused = gh_world.bs("check", str(number), user=None, env=env)
+    assert "is not an RSA private key in PEM form" in refused.stderr
+    del env["BS_GITHUB_APP_INSTALLATION_ID"]
+    refused = gh_world.bs("check", str(number), user=None, env=env)
+    assert "but not BS_GITHUB_APP_INSTALLATION_ID" in refused.stderr

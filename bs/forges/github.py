@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from github import GithubRetry
+from github import Auth, GithubRetry
 
 from bs.config import GitHubForgeConfig
 from bs.core.pulls import (
@@ -343,24 +343,40 @@ def default_cache(env: Mapping[str, str]) -> Path:
 
 
 def open_github_forge(workspace: Workspace, env: Mapping[str, str]) -> GitHubForge:
+    from bs.auth.app import SOURCE, app_installation
     from bs.auth.tokens import find_github_token
     from bs.githubapi import open_github
 
     config = workspace.config.forge
     assert isinstance(config, GitHubForgeConfig)  # chosen by kind
-    found = find_github_token(env, config.web_url)
+    installation = app_installation(env)
+    auth: str | Auth.Auth
+    if installation is not None:
+        auth, source = installation, SOURCE
+        token: Callable[[], str] | str = _current_token(installation)
+    else:
+        found = find_github_token(env, config.web_url)
+        auth = token = found.token
+        source = found.source
     cache_root = workspace.resolve(config.cache) if config.cache else default_cache(env)
     host = urlsplit(config.api_url).hostname or "GitHub"
-    cache = RepoCache(cache_root / host, found.token, progress=_stderr_progress(env))
-    github = open_github(found.token, config.api_url, retry=forge_retry())
+    cache = RepoCache(cache_root / host, token, progress=_stderr_progress(env))
+    github = open_github(auth, config.api_url, retry=forge_retry())
     return GitHubForge(
         github,
         requests_repo=workspace.config.requests_repo,
         cache=cache,
         events_workflow=config.events_workflow,
-        token_source=found.source,
+        token_source=source,
         app_slug=env.get("BS_GITHUB_APP_SLUG") or None,
     )
+
+
+def _current_token(installation: Auth.AppInstallationAuth) -> Callable[[], str]:
+    def current() -> str:
+        return installation.token  # PyGithub renews it shortly before it expires
+
+    return current
 
 
 def _stderr_progress(env: Mapping[str, str]) -> Callable[[str], None] | None:

@@ -8,9 +8,23 @@ when a rate limit lets one try again.
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
 from github import Auth, Github, GithubException, GithubRetry
+
+
+def _quiet_pygithub() -> None:
+    """PyGithub logs each retry and backoff at INFO to its own stderr handler on import:
+    lines beside bs's one message (and URLs in a gateway's log). bs says what happened."""
+    logger = logging.getLogger("github")
+    for handler in list(logger.handlers):
+        if type(handler) is logging.StreamHandler:
+            logger.removeHandler(handler)
+    logger.setLevel(logging.WARNING)
+
+
+_quiet_pygithub()
 
 #: Seconds one HTTP request to GitHub may take.
 HTTP_TIMEOUT = 30

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 from github import Auth, GithubRetry
 
+from bs import githubapi  # noqa: F401 (quiets PyGithub's own log lines)
 from bs.config import GitHubForgeConfig
 from bs.core.pulls import (
     Comment,

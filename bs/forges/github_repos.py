@@ -185,7 +185,15 @@ class GitHubRepos:
         return str(self._repo(repo)["clone_url"])
 
     def git_dir(self, repo: str) -> Path:
-        return self.cache.ensure(repo, self._clone_url(repo), pulls=repo == self.requests_repo)
+        clone_url = self._clone_url(repo)
+        try:
+            return self.cache.ensure(repo, clone_url, pulls=repo == self.requests_repo)
+        except BsError:
+            # git's words are vague ("Could not read from remote repository"): when the
+            # repository is missing or hidden, the API's 404 says so clearly.
+            if repo not in self._repos:
+                self._repo(repo)
+            raise
 
     def ensure_commit(self, repo: str, sha: str) -> Path:
         """The cached copy of `repo`, holding commit `sha` (fetched by id if refs lack it)."""

@@ -51,6 +51,19 @@ API_URL = r"^https://[A-Za-z0-9.:-]+(?:/[A-Za-z0-9._~/-]*)?$"
 WEB_URL = r"^https://[A-Za-z0-9.:-]+$"
 
 
+def same_github(web_url: str, api_url: str) -> None:
+    """Refuse an API on another host than the web site: the token `bs login` stored for
+    github.com must never be sent to a server a bs.yaml names (a request's branch, a
+    copied repository)."""
+    web, api = web_url.rstrip("/").lower(), api_url.rstrip("/").lower()
+    expected = "https://api.github.com" if web == "https://github.com" else f"{web}/api/v3"
+    if api != expected:
+        raise ValueError(
+            f"api_url {api_url} is not {web_url}'s API: use {expected} (GitHub's API is "
+            "api.github.com for github.com, https://HOST/api/v3 for Enterprise Server)"
+        )
+
+
 class GitHubForgeConfig(StrictModel):
     """GitHub (github.com or Enterprise Server) through its REST API."""
 
@@ -82,6 +95,11 @@ class GitHubForgeConfig(StrictModel):
     @classmethod
     def _no_control(cls, path: Path | None) -> Path | None:
         return None if path is None else _plain_path(path)
+
+    @model_validator(mode="after")
+    def _one_github(self) -> GitHubForgeConfig:
+        same_github(self.web_url, self.api_url)
+        return self
 
 
 ForgeConfig = Annotated[LocalForgeConfig | GitHubForgeConfig, Field(discriminator="kind")]
@@ -221,6 +239,11 @@ class GitHubSignIn(StrictModel):
         default="https://github.com", description="GitHub Enterprise Server: its https URL"
     )
     api_url: Annotated[str, Field(pattern=r"^https://[A-Za-z0-9.:/-]+$")] = "https://api.github.com"
+
+    @model_validator(mode="after")
+    def _one_github(self) -> GitHubSignIn:
+        same_github(self.web_url, self.api_url)
+        return self
 
 
 class GatewayConfig(StrictModel):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import fcntl
+import os
 import re
 import shutil
 import subprocess
@@ -36,13 +37,14 @@ _SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 
 
 def auth_env(clone_url: str, token: str | None) -> dict[str, str]:
-    """Environment variables giving git the token for `clone_url` (https only)."""
+    """Environment variables giving git the token for `clone_url` only (https only)."""
     env = {"GIT_TERMINAL_PROMPT": "0", "GCM_INTERACTIVE": "never"}
     if token and clone_url.startswith("https://"):
         basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
         env |= {
             "GIT_CONFIG_COUNT": "1",
-            "GIT_CONFIG_KEY_0": "http.extraHeader",
+            # Scoped to the URL: a remote pointing anywhere else never gets it.
+            "GIT_CONFIG_KEY_0": f"http.{clone_url}.extraHeader",
             "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
         }
     return env
@@ -76,6 +78,8 @@ class RepoCache:
     ) -> Path:
         """The up-to-date copy of `repo` (cloned the first time, fetched when stale)."""
         path = self.path(repo)
+        if not re.match(r"^(https|file)://", clone_url):
+            raise BsError(f"{repo}: bs fetches over https only, not from {clone_url!r}.")
         with self._lock:
             last = self._fetched.get(repo)
             if not force and last is not None and time.monotonic() - last < self.fresh_for:
@@ -85,6 +89,10 @@ class RepoCache:
             with _locked(path):
                 if not (path / "HEAD").is_file():
                     self._clone(repo, clone_url, path, env)
+                _check_owner(path)
+                # The copy fetches from where bs was told, whatever its config says (a
+                # copy left in a shared cache could name another origin).
+                self._git(repo, path, env, ["config", "remote.origin.url", clone_url])
                 refspecs = (*BASE_REFSPECS, PULL_REFSPEC) if pulls else BASE_REFSPECS
                 self._git(repo, path, env, ["fetch", "--progress", "--prune", "--filter=blob:none",
                                              "--no-write-fetch-head", "origin", *refspecs])  # fmt: skip
@@ -112,13 +120,13 @@ class RepoCache:
                                          "origin", sha])  # fmt: skip
 
     def _clone(self, repo: str, clone_url: str, path: Path, env: dict[str, str]) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         partial = path.with_name(path.name + ".partial")
         shutil.rmtree(partial, ignore_errors=True)  # an interrupted clone's leftovers
         if self.progress:
             self.progress(f"Cloning {repo} (blobless: file contents come when a diff needs them)")
         self._git(repo, None, env, ["clone", "--bare", "--progress", "--filter=blob:none",
-                                     "--no-tags", clone_url, str(partial)])  # fmt: skip
+                                     "--no-tags", "--", clone_url, str(partial)])  # fmt: skip
         # A bare clone maps branches one to one; the fetch after it adds tags (and pulls).
         partial.rename(path)
 
@@ -141,9 +149,15 @@ class RepoCache:
             raise _fetch_error(repo, [line for line in said if "%" not in line])
 
 
-def _base_env() -> dict[str, str]:
-    import os
+def _check_owner(path: Path) -> None:
+    if path.stat().st_uid != os.getuid():
+        raise BsError(
+            f"{path} belongs to another user: bs uses only copies it made; remove it or set "
+            "forge.cache in bs.yaml to a folder of yours."
+        )
 
+
+def _base_env() -> dict[str, str]:
     keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SSL_CERT_FILE", "SSL_CERT_DIR",
             "HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy", "GIT_SSL_CAINFO")  # fmt: skip
     return {name: os.environ[name] for name in keep if name in os.environ}
@@ -178,7 +192,7 @@ def _fetch_error(repo: str, said: list[str]) -> BsError:
 @contextmanager
 def _locked(path: Path) -> Iterator[None]:
     """One fetch of a copy at a time, across processes (a gateway, a CLI) and threads."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     with path.with_name(path.name + ".lock").open("a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:

@@ -95,7 +95,7 @@ def test_fresh_copies_are_not_fetched_again(
     assert ran == []
     cache.invalidate("alphagov/frontend")  # bs wrote to it
     cache.ensure("alphagov/frontend", bare.as_uri())
-    assert len(ran) == 1 and ran[0][2] == "fetch"
+    assert [args[2] for args in ran] == ["config", "fetch"]  # origin set to the clone_url
 
 
 def test_the_token_reaches_git_only_through_its_environment(
@@ -121,7 +121,8 @@ def test_the_token_reaches_git_only_through_its_environment(
     assert "refused the token" in raised.value.message and token not in raised.value.message
     args, env = seen[0]
     assert not any(token in arg for arg in args)
-    assert env["GIT_CONFIG_KEY_0"] == "http.extraHeader"
+    # The header is scoped to the clone URL: a remote pointing anywhere else never gets it.
+    assert env["GIT_CONFIG_KEY_0"] == "http.https://github.com/alphagov/frontend.git.extraHeader"
     assert env["GIT_TERMINAL_PROMPT"] == "0"
     assert not list((tmp_path / "cache").rglob("config"))  # nothing written to disk
     # No header for a non-https URL: the token never travels in clear text.

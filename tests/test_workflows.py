@@ -158,7 +158,7 @@ def test_privileged_jobs_run_bs_from_the_default_branch_as_the_app(name: str) ->
     uses = [step.get("uses", "").split("@")[0] for step in job["steps"]]
     assert uses[:2] == ["actions/checkout", "actions/setup-python"]
     runs = [step.get("run", "") for step in job["steps"]]
-    install = runs.index("python -m pip install --quiet .")  # from the checkout, before secrets
+    install = runs.index("python -I -m pip install --quiet .")  # from the checkout, before secrets
     token_at = uses.index(APP_TOKEN)
     assert install < token_at
     token = job["steps"][token_at]

@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from github import Auth, GithubRetry
+from urllib3 import Retry
 
 from bs import githubapi  # noqa: F401 (quiets PyGithub's own log lines)
 from bs.config import GitHubForgeConfig
@@ -70,6 +71,20 @@ class _ForgeRetry(GithubRetry):
         if method.upper() == "POST" and status_code not in (403, 429):
             return False
         return bool(super().is_retry(method, status_code, has_retry_after))
+
+    def increment(  # type: ignore[override]  # GithubRetry's own signature differs too
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: Any = None,
+        error: Exception | None = None,
+        _pool: Any = None,
+        _stacktrace: Any = None,
+    ) -> Retry:
+        # A POST whose answer was lost (a read error) may have been done: never again.
+        if method and method.upper() == "POST" and error is not None and self._is_read_error(error):
+            raise error
+        return super().increment(method, url, response, error, _pool, _stacktrace)
 
 
 def forge_retry(

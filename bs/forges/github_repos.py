@@ -34,7 +34,8 @@ Json = Any
 
 
 def _path(repo: str, *parts: str) -> str:
-    return "/repos/" + "/".join([*(quote(p, safe="") for p in repo.split("/")), *parts])
+    """An API path; every segment quoted (a branch named ``feature#1`` is not ``feature``)."""
+    return "/repos/" + "/".join(quote(p, safe="") for p in [*repo.split("/"), *parts])
 
 
 class GitHubRepos:
@@ -266,7 +267,7 @@ class GitHubRepos:
     ) -> str:
         home = self._home_for_new_branch(repo)
         found = self._call(
-            "GET", _path(repo, "branches", quote(base, safe="")), f"reading branch {base} of {repo}"
+            "GET", _path(repo, "branches", base), f"reading branch {base} of {repo}"
         )[1]
         base_sha, base_tree = found["commit"]["sha"], found["commit"]["commit"]["tree"]["sha"]
         entries = [self._tree_entry(home, path, local) for path, local in files]

@@ -85,10 +85,10 @@ class GitHubForgeConfig(StrictModel):
         description="where app repositories are cloned (blobless) for diffs; default "
         "$XDG_CACHE_HOME/bs/repos (~/.cache/bs/repos); relative paths are from bs.yaml's folder",
     )
-    events_workflow: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]+\.ya?ml$")] = Field(
-        default="bs-events.yml",
-        description="the unprivileged workflow run on every push and review of a request; "
-        "its runs say who pushed each head commit",
+    app: Annotated[str, Field(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,33})$")] | None = Field(
+        default=None,
+        description="the slug of the organisation's GitHub App (github.com/apps/SLUG), which "
+        "the workflows act as: only its records of who pushed to a request are trusted",
     )
 
     @field_validator("cache")

@@ -46,7 +46,7 @@ def bs_yaml(api_url: str = "https://api.github.com", web_url: str = "https://git
     return (
         "version: 1\n"
         f"forge: {{kind: github, api_url: '{api_url}', web_url: '{web_url}', "
-        "client_id: Iv1.0123456789abcdef, cache: ../cache}\n"
+        f"client_id: Iv1.0123456789abcdef, cache: ../cache, app: {BOT}}}\n"
         f"requests_repo: {REQUESTS}\n"
     )
 
@@ -115,12 +115,25 @@ class GitHubWorld:
     def app_commit(self, files: Mapping[str, str], message: str) -> str:
         return self.fake.commit(APP_REPO, files, branch="main", message=message, author="bob")
 
-    def open_request(self, tag: str = "release_3", user: str = "alice") -> int:
+    def open_request(
+        self, tag: str = "release_3", user: str = "alice", *, recorded: bool = True
+    ) -> int:
+        """`bs open-request`; then, as the check workflow does, `bs hook pushed` on the
+        opened event (unless `recorded` is false)."""
         result = self.bs("open-request", "frontend", tag, "--json", user=user)
         assert result.exit_code == 0, result.output
         number = json.loads(result.stdout)["pull_request"]["number"]
         assert isinstance(number, int)
+        if recorded:
+            self.record_push("opened", number)
         return number
+
+    def record_push(self, action: str, number: int, **fields: Any) -> Result:
+        """`bs hook pushed` as the App, on the `action` event of pull request `number`."""
+        payload = self.fake.webhook("pull_request", action, repo=REQUESTS, number=number, **fields)
+        result = self.bs("hook", "pushed", user=BOT, env=self.actions(payload, f"pushed-{action}"))
+        assert result.exit_code == 0, result.output
+        return result
 
 
 def build_world(fake: FakeGitHub, root: Path) -> GitHubWorld:

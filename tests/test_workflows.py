@@ -126,10 +126,7 @@ EXPECTED_TRIGGERS = {
     "bs-check-review.yml": {"workflow_run": {"workflows": ["bs-events"], "types": ["completed"]}},
     "bs-opened.yml": {"pull_request_target": {"types": ["opened"], "paths": ["requests/**"]}},
     "bs-closed.yml": {"pull_request_target": {"types": ["closed"]}},
-    "bs-events.yml": {
-        "pull_request": {"types": ["opened", "synchronize", "reopened"]},
-        "pull_request_review": {"types": ["submitted", "dismissed"]},
-    },
+    "bs-events.yml": {"pull_request_review": {"types": ["submitted", "dismissed"]}},
 }
 COMMANDS = {
     "bs-check.yml": "bs check --event",
@@ -151,9 +148,15 @@ def test_the_check_has_no_paths_filter(name: str) -> None:
         assert not {"paths", "paths-ignore", "branches", "branches-ignore"} & set(trigger or {})
 
 
+def main_job(name: str) -> dict[str, Any]:
+    """The job that runs the workflow's command (bs-check.yml's `check`, after `record`)."""
+    found = jobs(name)
+    return found["check"] if name == "bs-check.yml" else next(iter(found.values()))
+
+
 @pytest.mark.parametrize("name", BS_WORKFLOWS)
 def test_privileged_jobs_run_bs_from_the_default_branch_as_the_app(name: str) -> None:
-    [job] = jobs(name).values()
+    job = main_job(name)
     assert job["environment"] == "bs"
     uses = [step.get("uses", "").split("@")[0] for step in job["steps"]]
     assert uses[:2] == ["actions/checkout", "actions/setup-python"]
@@ -186,7 +189,9 @@ def test_each_hook_gets_only_the_secrets_it_uses() -> None:
     assert secrets_of("bs-closed.yml") == {"BS_LINK_KEYS", "BS_SMTP_USERNAME", "BS_SMTP_PASSWORD"}
 
     def written(name: str) -> list[str]:
-        [token] = [s for s in steps(name) if s.get("uses", "").startswith(f"{APP_TOKEN}@")]
+        token = next(
+            s for s in main_job(name)["steps"] if s.get("uses", "").startswith(f"{APP_TOKEN}@")
+        )
         return sorted(k for k, v in token["with"].items() if v.startswith("write"))
 
     write = {name: written(name) for name in BS_WORKFLOWS}
@@ -199,7 +204,7 @@ def test_each_hook_gets_only_the_secrets_it_uses() -> None:
 
 
 def test_the_check_runs_are_serialised_per_pull_request_never_cancelled() -> None:
-    check = workflow("bs-check.yml")["concurrency"]
+    check = main_job("bs-check.yml")["concurrency"]
     review = workflow("bs-check-review.yml")["concurrency"]
     assert check["cancel-in-progress"] is False and review["cancel-in-progress"] is False
     # One group name for the same pull request from either workflow: its head repository
@@ -240,7 +245,7 @@ def test_the_events_workflow_has_no_permissions_no_secrets_and_runs_nothing() ->
     [job] = jobs("bs-events.yml").values()
     assert job["permissions"] == {}
     assert job["steps"] == [{"run": 'echo "recorded"'}]
-    assert "concurrency" not in workflow("bs-events.yml")  # every run is a record: none cancelled
+    assert "concurrency" not in workflow("bs-events.yml")  # every review gets its evaluation
 
 
 # -- the tools -------------------------------------------------------------------------------
@@ -339,3 +344,19 @@ def test_without_a_readable_registry_the_token_reaches_the_requests_repo(tmp_pat
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "output").read_text() == "repositories=release-requests\n"
     assert "::warning::" in done.stdout
+
+
+def test_every_push_is_recorded_before_the_check_and_no_record_is_cancelled() -> None:
+    """GitHub keeps no record of who pushed each head of a pull request: `bs hook pushed`
+    (the App) posts one on every opened and synchronize event, in a job of its own with no
+    concurrency group (a cancelled record would break the chain, and the check fail
+    closed); the check runs after it."""
+    found = jobs("bs-check.yml")
+    record, check = found["record"], found["check"]
+    assert "concurrency" not in record and "concurrency" not in workflow("bs-check.yml")
+    assert "opened" in record["if"] and "synchronize" in record["if"]
+    assert check["needs"] == "record" and "needs.record.result != 'failure'" in check["if"]
+    assert record["steps"][-1]["run"] == 'bs hook pushed --event "$GITHUB_EVENT_PATH"'
+    token = next(s for s in record["steps"] if s.get("uses", "").startswith(f"{APP_TOKEN}@"))
+    granted = {k: v for k, v in token["with"].items() if k.startswith("permission-")}
+    assert granted == {"permission-statuses": "write"}

@@ -21,8 +21,10 @@ from bs.cli.events import (
     append_summary,
     code_block,
     error_summary,
+    event_file,
     event_option,
     pull_number,
+    read_payload,
     summary_file,
 )
 from bs.errors import BsError
@@ -60,6 +62,7 @@ def hook() -> None:
       bs hook opened 12
       bs hook closed 12
       bs hook closed --event "$GITHUB_EVENT_PATH"
+      bs hook pushed --event "$GITHUB_EVENT_PATH"
     """
 
 
@@ -106,6 +109,38 @@ def opened(cli: CliContext, number: int | None, event_path: Path | None, as_json
     for address in sent.recipients:
         click.echo(f"  {address}")
     click.echo(f"Sent via {', '.join(sent.sent_via)}")
+
+
+@hook.command("pushed")
+@event_option
+@json_option
+@pass_cli
+def pushed(cli: CliContext, event_path: Path | None, as_json: bool) -> None:
+    """Record who opened a request or pushed to it, from a GitHub event.
+
+    GitHub keeps no record of who pushed each commit of a pull request; the
+    check needs one (a pusher's approval does not count). The privileged
+    workflow runs this on every opened and synchronize event, before the
+    check: the record is a bs/pushed status on the new head, from the App.
+
+    \b
+    Example:
+      bs hook pushed     # in GitHub Actions: --event "$GITHUB_EVENT_PATH"
+    """
+    with _summarised_errors(cli, "bs hook pushed"):
+        path = event_file(None, event_path, cli.env)
+        if path is None:
+            raise BsError("give --event FILE (in GitHub Actions, $GITHUB_EVENT_PATH is read).")
+        payload = read_payload(path)
+        record = getattr(cli.forge, "record_push", None)
+        said = record(cli.workspace.config.requests_repo, payload) if callable(record) else None
+    if as_json:
+        emit_json({"recorded": said})
+    elif said is None:
+        click.echo("Nothing to record: not an opened or synchronize event, or a forge that "
+                   "records pushes itself (the local forge).")  # fmt: skip
+    else:
+        click.echo(f"Recorded: {said}")
 
 
 @hook.command("closed")

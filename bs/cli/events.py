@@ -68,7 +68,7 @@ def pull_number(cli: CliContext, number: int | None, event_path: Path | None) ->
             f"say which pull request: give its number (PR) or --event FILE "
             f"(or run in GitHub Actions, which sets ${EVENT_PATH_VARIABLE})."
         )
-    payload = _read_payload(path)
+    payload = read_payload(path)
     found: Any = None
     if isinstance(payload, dict):
         pull, run = payload.get("pull_request"), payload.get("workflow_run")
@@ -98,7 +98,7 @@ def _tell_the_forge(cli: CliContext, payload: dict[str, Any]) -> None:
         note(cli.workspace.config.requests_repo, payload)
 
 
-def _read_payload(path: Path) -> Any:
+def read_payload(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

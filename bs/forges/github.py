@@ -15,6 +15,7 @@ but every push runs the unprivileged ``bs-events`` workflow, and a
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -101,6 +102,24 @@ def forge_retry(
     )
 
 
+#: The status the App posts on each head of a request: who pushed it, after which head.
+PUSH_CONTEXT = "bs/pushed"
+_LOGIN = r"[A-Za-z0-9-]+(?:\[bot\])?"
+_OPENED = re.compile(rf"opened by (?P<who>{_LOGIN})")
+_PUSHED = re.compile(rf"pushed by (?P<who>{_LOGIN}) after (?P<before>[0-9a-f]{{40}})")
+
+
+def _push_record(description: str) -> tuple[str, str | None] | None:
+    """(who, the head before) from a bs/pushed description; before is None when opened."""
+    if opened := _OPENED.fullmatch(description):
+        return opened["who"], None
+    if pushed := _PUSHED.fullmatch(description):
+        return pushed["who"], pushed["before"]
+    return None
+
+
+#: A request is one commit; a longer chain than this is not followed (fail closed).
+MAX_RECORDED_PUSHES = 50
 #: Seconds a pull request read from GitHub is reused within one piece of work.
 PULL_FRESH_FOR = 2.0
 
@@ -258,27 +277,58 @@ class GitHubForge(GitHubRepos):
         )[1]  # fmt: skip
         return self._review(data)
 
+    def record_push(self, repo: str, payload: Mapping[str, Any]) -> str | None:
+        """Record who moved a pull request's head, from a ``pull_request_target`` payload
+        (opened or synchronize), as a ``bs/pushed`` status on the new head. GitHub keeps
+        no such record, and only the App (the privileged workflow) can post one the
+        check trusts. Returns what was recorded, or None for another event."""
+        pull, sender = payload.get("pull_request"), payload.get("sender")
+        action = payload.get("action")
+        if not isinstance(pull, dict) or not isinstance(sender, dict):
+            return None
+        login = str(sender["login"])
+        if action == "opened":
+            head, said = str(pull["head"]["sha"]), f"opened by {login}"
+        elif action == "synchronize":
+            head, said = str(payload["after"]), f"pushed by {login} after {payload['before']}"
+        else:
+            return None
+        self.set_status(repo, head, PUSH_CONTEXT, "success", said)
+        return said
+
     def list_pushes(self, repo: str, number: int) -> list[Push]:
-        pull = self.get_pull_request(repo, number)
-        runs = self._pages(
-            _path(repo, "actions", "workflows", self.events_workflow, "runs"),
-            f"reading who pushed to pull request #{number} (runs of {self.events_workflow})",
-            {"event": "pull_request", "branch": pull.head_ref}, item="workflow_runs",
-        )  # fmt: skip
-        first: dict[str, Push] = {}
-        for run in runs:
-            head_repo = (run.get("head_repository") or {}).get("full_name")
-            if pull.head_repo and str(head_repo).lower() != pull.head_repo.lower():
-                continue  # another fork's branch of the same name
-            push = Push(_login(run.get("actor")), str(run["head_sha"]), (),
-                        _time(run.get("created_at")))  # fmt: skip
-            # Each head's first run was its push; later ones (a reopen, a re-run) are not.
-            known = first.get(push.head_sha)
-            if known is None or (push.pushed_at or datetime.max) < (
-                known.pushed_at or datetime.max
-            ):
-                first[push.head_sha] = push
-        return sorted(first.values(), key=lambda p: p.pushed_at or datetime.min)
+        """The pushes the App recorded, following each head back to the one its pull request
+        was opened with. A broken chain (a head nobody recorded: pushed while the pull
+        request was closed, a lost run) gives no pushes at all, so the check fails closed:
+        whoever pushed the unrecorded head could be an approver."""
+        trusted = self._recorder()
+        head = self.get_pull_request(repo, number).head_sha
+        found: list[Push] = []
+        while len(found) < MAX_RECORDED_PUSHES:
+            record = next(
+                (s for s in self.list_statuses(repo, head)
+                 if s.context == PUSH_CONTEXT and s.creator.lower() == trusted.lower()),
+                None,
+            )  # fmt: skip
+            parsed = _push_record(record.description) if record else None
+            if record is None or parsed is None:
+                return []
+            who, before = parsed
+            found.append(Push(who, head, (), record.created_at))
+            if before is None:  # the head the pull request was opened with
+                return list(reversed(found))
+            head = before
+        return []
+
+    def _recorder(self) -> str:
+        """The App's bot, whose bs/pushed statuses alone are trusted."""
+        slug = self.app_slug
+        if not slug:
+            raise BsError(
+                "bs cannot tell who pushed to a request without the GitHub App's slug: set "
+                "forge.app in bs.yaml (the App whose workflows record each push)."
+            )
+        return f"{slug}[bot]"
 
     def add_comment(self, repo: str, number: int, body: str) -> Comment:
         data = self._call(
@@ -382,9 +432,9 @@ def open_github_forge(workspace: Workspace, env: Mapping[str, str]) -> GitHubFor
         github,
         requests_repo=workspace.config.requests_repo,
         cache=cache,
-        events_workflow=config.events_workflow,
         token_source=source,
-        app_slug=env.get("BS_GITHUB_APP_SLUG") or None,
+        app_slug=config.app or env.get("BS_GITHUB_APP_SLUG") or None,
+        acting_as_app=installation is not None or bool(env.get("BS_GITHUB_APP_SLUG")),
     )
 
 

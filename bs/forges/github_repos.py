@@ -47,17 +47,18 @@ class GitHubRepos:
         *,
         requests_repo: str,
         cache: RepoCache,
-        events_workflow: str = "bs-events.yml",
         token_source: str = "the environment",  # noqa: S107 (where it came from, not a token)
         sleep: Callable[[float], None] = time.sleep,
         app_slug: str | None = None,
+        acting_as_app: bool = False,
     ) -> None:
         self.gh = github
-        #: A GitHub App's installation token acts as ``SLUG[bot]``, and cannot ask who it is.
-        self.acting_as = f"{app_slug}[bot]" if app_slug else None
+        #: The organisation's GitHub App: its bs/pushed records are trusted.
+        self.app_slug = app_slug
+        #: Set when acting as the App (its installation token cannot ask who it is).
+        self.acting_as = f"{app_slug}[bot]" if app_slug and acting_as_app else None
         self.requests_repo = requests_repo
         self.cache = cache
-        self.events_workflow = events_workflow
         self.token_source = token_source
         self.sleep = sleep
         self._me: Json = None

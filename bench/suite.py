@@ -17,6 +17,11 @@
 7. gateway: deploy-link redemptions through the gateway under gunicorn, on
    SQLite and on PostgreSQL: 200 clients racing, steady refusals, and the
    full redemption (bench/gateway_bench.py, bench/gateway_world.py).
+8. github: the GitHub forge in-process on the fake GitHub (tests/fakegithub.py),
+   an app with 3,000 commits and tags: API calls per open-request and per check
+   against the issue's goals, listing the tags from the fetched copy against
+   PyGithub's get_tags() pages, and bs check's first run (clone) against later
+   ones (fetch) (bench/github_bench.py).
 
 Goals that are missed are reported (MISSED), not failed: the exit status is
 non-zero only when something goes wrong. ``--only NAME`` (repeatable) runs
@@ -42,7 +47,7 @@ from typing import Any
 
 import yaml
 
-from bench import check_bench, evaluate_bench, gateway_bench, links_bench
+from bench import check_bench, evaluate_bench, gateway_bench, github_bench, links_bench
 from bench.measure import ChildRun, median, run_child
 from bench.report import Goal, Row, spread
 from bench.world import APP, FROM_TAG, TO_TAG, BenchError, World, prepare
@@ -57,7 +62,16 @@ HELP_GOAL_SECONDS = 0.150
 
 BASELINE_SHELL = f"set -o pipefail; git diff --binary --full-index {FROM_TAG} {TO_TAG} | sha256sum"
 #: Every benchmark, in the order run; the first three use the open-request repository.
-BENCHMARKS = ("open-request", "memory", "startup", "check", "evaluate", "links", "gateway")
+BENCHMARKS = (
+    "open-request",
+    "memory",
+    "startup",
+    "check",
+    "evaluate",
+    "links",
+    "gateway",
+    "github",
+)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -148,6 +162,9 @@ def run(args: argparse.Namespace) -> None:
     if "gateway" in selected:
         results["gateway"] = gateway_bench.bench_gateway(args.dir.resolve(), str(bs))
         goals += gateway_bench.goals(results["gateway"])
+    if "github" in selected:
+        results["github"] = github_bench.bench_github(args.dir.resolve())
+        goals += github_bench.goals(results["github"])
     results["goals"] = [goal.to_json() for goal in goals]
     args.dir.mkdir(parents=True, exist_ok=True)
     out = args.dir.resolve() / "results.json"
@@ -538,6 +555,8 @@ def print_table(results: dict[str, Any], goals: list[Goal], out: Path) -> None:
         rows += links_bench.rows(results["links"], by_name)
     if "gateway" in results:
         rows += gateway_bench.rows(results["gateway"], by_name)
+    if "github" in results:
+        rows += github_bench.rows(results["github"], by_name)
     print()
     print(
         f"battlestations benchmarks: {machine['platform']}, {machine['cpus']} CPUs, "

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel,
     ByteSize,
     ConfigDict,
     Discriminator,
@@ -22,22 +21,12 @@ from pydantic import (
     model_validator,
 )
 
-from bs.core.names import APP_NAME, EMAIL, GIT_REF_NAME, LOGIN, REPO_NAME
+from bs.config_sources import DeployedSourceConfig, RefDeployedSource
+from bs.configtypes import LOCAL_HOSTS, EnvName, RepoName, StrictModel, _plain_path
+from bs.core.names import APP_NAME, EMAIL, LOGIN
 from bs.core.tags import SchemeKind, TagScheme
 from bs.deployconfig import DeployConfig
 from bs.errors import BsError
-
-RepoName = Annotated[str, Field(pattern=REPO_NAME, description="OWNER/NAME, as on GitHub")]
-
-
-class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _plain_path(path: Path) -> Path:
-    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in str(path)):
-        raise ValueError("a path cannot hold control characters (a NUL, a line break...)")
-    return path
 
 
 class LocalForgeConfig(StrictModel):
@@ -117,9 +106,7 @@ class PatchLimits(StrictModel):
     )
 
 
-ENV_NAME = r"^[A-Z_][A-Z0-9_]*$"
 HOST_NAME = r"^[A-Za-z0-9.:\[\]-]+$"
-EnvName = Annotated[str, Field(pattern=ENV_NAME, description="an environment variable's name")]
 Address = Annotated[str, Field(pattern=EMAIL)]
 #: ``Name <address>`` or a bare address; the name in plain printable ASCII without
 #: quotes, commas or angle brackets (it becomes a header).
@@ -226,7 +213,6 @@ GATEWAY_URL = (
     r"^(https?)://([A-Za-z0-9](?:[A-Za-z0-9.-]{0,252}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])"
     r"(?::[0-9]{1,5})?(?:/[A-Za-z0-9._~!$&'()*+,;=:%/-]*)?$"
 )
-LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 
 
 class GitHubSignIn(StrictModel):
@@ -328,98 +314,6 @@ class TagsConfig(StrictModel):
 
     def to_scheme(self) -> TagScheme:
         return TagScheme(self.scheme, self.pattern)
-
-
-class RefDeployedSource(StrictModel):
-    """The deployed version is the commit a ref of the app repository points at.
-
-    GOV.UK's convention: a ``deployed-to-production`` branch pushed after each deploy.
-    """
-
-    source: Literal["ref"]
-    ref: Annotated[str, Field(pattern=GIT_REF_NAME)] = "deployed-to-production"
-
-    @field_validator("ref")
-    @classmethod
-    def _git_ref(cls, ref: str) -> str:
-        if ".." in ref or "//" in ref or ref.endswith(("/", ".lock", ".")):
-            raise ValueError(f"'{ref}' is not a valid branch name")
-        return ref
-
-
-class GitHubDeploymentsSource(StrictModel):
-    """The deployed version is the latest successful GitHub deployment to an environment.
-
-    After a deploy, the gateway creates a deployment of the commit and its statuses.
-    """
-
-    source: Literal["github-deployments"]
-    environment: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$")] = "production"
-    token_env: EnvName = Field(
-        default="BS_GITHUB_DEPLOY_TOKEN",
-        description="a token with deployments: write on the app's repository (the gateway's)",
-    )
-    api_url: Annotated[str, Field(pattern=r"^https://[^\s@\\]+$")] = "https://api.github.com"
-
-
-#: The version as the source states it: ``{commit}`` (a full or abbreviated SHA) or
-#: ``{tag}``, with any fixed text around it (``release-{commit}``).
-VersionFormat = Annotated[
-    str,
-    Field(
-        pattern=r"^[A-Za-z0-9._:/@+-]*\{(commit|tag)\}[A-Za-z0-9._:/@+-]*$",
-        description="how the value names the version: {commit} or {tag} with fixed text "
-        "around it, e.g. release-{commit}",
-    ),
-]
-
-
-class HttpDeployedSource(StrictModel):
-    """The deployed version is in the JSON an HTTP endpoint returns (a status page, say)."""
-
-    source: Literal["http"]
-    url: Annotated[str, Field(pattern=r"^https?://[^\s@\\]+$")] = Field(
-        description="https (http only on this machine); {app} is replaced by the app's name"
-    )
-    pointer: Annotated[str, Field(pattern=r"^(/[^/]*)*$")] = Field(
-        description="a JSON pointer (RFC 6901) to the version, e.g. /version or /apps/0/sha"
-    )
-    format: VersionFormat = "{commit}"
-    token_env: EnvName | None = Field(
-        default=None, description="a variable holding a bearer token for the endpoint"
-    )
-    timeout: float = Field(default=10, gt=0, le=120, description="seconds")
-
-    @field_validator("url")
-    @classmethod
-    def _https_unless_local(cls, url: str) -> str:
-        host = re.sub(r"^https?://(\[[^]]*\]|[^/:]*).*$", r"\1", url).lower()
-        if url.startswith("http://") and host not in LOCAL_HOSTS:
-            raise ValueError(f"use https:// for {host} (http:// only on this machine)")
-        return url
-
-
-class GitOpsFileDeployedSource(StrictModel):
-    """The deployed version is a value in a YAML file of another repository (GitOps)."""
-
-    source: Literal["gitops-file"]
-    repo: RepoName
-    path: Annotated[str, Field(pattern=r"^[A-Za-z0-9._/-]+\.ya?ml$")] = Field(
-        description="the YAML file in that repository, e.g. apps/frontend/values.yaml"
-    )
-    key: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")] = Field(
-        description="dotted path to the value, e.g. image.tag"
-    )
-    branch: Annotated[str, Field(pattern=GIT_REF_NAME)] | None = Field(
-        default=None, description="the branch to read (default: the repository's default)"
-    )
-    format: VersionFormat = "{commit}"
-
-
-DeployedSourceConfig = Annotated[
-    RefDeployedSource | GitHubDeploymentsSource | HttpDeployedSource | GitOpsFileDeployedSource,
-    Field(discriminator="source"),
-]
 
 
 class AppConfig(StrictModel):

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from typing import Any
 
 from github import Auth, Github, GithubException, GithubRetry
+from urllib3 import Retry
 
 
 def _quiet_pygithub() -> None:
@@ -79,3 +81,44 @@ def retry_hint(exc: GithubException) -> str:
         reset = datetime.fromtimestamp(int(headers["x-ratelimit-reset"]), UTC)
         return f"; it resets at {reset:%H:%M:%S} UTC"
     return "; try again later"
+
+
+class _ForgeRetry(GithubRetry):
+    """PyGithub's retry, except that a POST is retried only when GitHub said "slow down".
+
+    A POST that failed with a 5xx may have been done (a pull request opened, a
+    comment posted); sending it again could do it twice.
+    """
+
+    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+        if method.upper() == "POST" and status_code not in (403, 429):
+            return False
+        return bool(super().is_retry(method, status_code, has_retry_after))
+
+    def increment(  # type: ignore[override]  # GithubRetry's own signature differs too
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: Any = None,
+        error: Exception | None = None,
+        _pool: Any = None,
+        _stacktrace: Any = None,
+    ) -> Retry:
+        # A POST whose answer was lost (a read error) may have been done: never again.
+        if method and method.upper() == "POST" and error is not None and self._is_read_error(error):
+            raise error
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+
+def forge_retry(
+    *, total: int = 4, backoff: float = 1.0, secondary_wait: float = 60, max_wait: float = 90
+) -> GithubRetry:
+    """Back off on 5xx and rate limits; give up (with when it resets) beyond `max_wait` s."""
+    return _ForgeRetry(
+        total=total,
+        backoff_factor=backoff,
+        secondary_rate_wait=secondary_wait,
+        max_rate_limit_wait=max_wait,
+        allowed_methods=frozenset({"GET", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS", "POST"}),
+        raise_on_status=False,  # the last answer reaches PyGithub, which names it
+    )

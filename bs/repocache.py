@@ -126,8 +126,9 @@ class RepoCache:
         if self.progress:
             self.progress(f"Cloning {repo} (blobless: file contents come when a diff needs them)")
         self._git(repo, None, env, ["clone", "--bare", "--progress", "--filter=blob:none",
-                                     "--no-tags", "--", clone_url, str(partial)])  # fmt: skip
-        # A bare clone maps branches one to one; the fetch after it adds tags (and pulls).
+                                     "--", clone_url, str(partial)])  # fmt: skip
+        # A bare clone takes branches and tags as they are (into packed-refs: thousands of
+        # tags cost one file, not one each); the fetch after it adds pull requests' heads.
         partial.rename(path)
 
     def _git(self, repo: str, path: Path | None, env: dict[str, str], args: Sequence[str]) -> None:

@@ -20,7 +20,7 @@ _MAX_LISTED = 10
 
 def _pattern_names() -> dict[str, str]:
     """What the patterns of the files' fields mean, for messages."""
-    from bs import config
+    from bs import config, configtypes
     from bs.core import ids, names, slots
 
     return {
@@ -37,7 +37,7 @@ def _pattern_names() -> dict[str, str]:
         config.GATEWAY_URL: "a URL: http(s)://HOST[:PORT][/PATH], with no user name, "
         "backslash, query or fragment",
         config.MAILBOX: "an address, or Name <address> (a plain ASCII name without quotes)",
-        config.ENV_NAME: "an environment variable's name (capitals, digits, _)",
+        configtypes.ENV_NAME: "an environment variable's name (capitals, digits, _)",
         config.HOST_NAME: "a host name or IP address",
         names.TAG_NAME: "a tag name (no spaces, control characters or ~^:?*[\\)",
         names.REPO_PATH: "a path without control characters",
@@ -132,7 +132,8 @@ def _describe_at(model: type[BaseModel], error: Any, loc: tuple[int | str, ...])
         pattern = str(error.get("ctx", {}).get("pattern", ""))
         names = _pattern_names()
         if pattern in names:
-            from bs.config import ENV_NAME, GATEWAY_URL
+            from bs.config import GATEWAY_URL
+            from bs.configtypes import ENV_NAME
 
             # A URL may carry a password, and a password may be put where a variable's
             # name belongs: say what is wrong without repeating it.

@@ -21,7 +21,7 @@ from pathlib import Path
 def repositories(root: Path, owner: str, current: str) -> tuple[list[str], list[str]]:
     """(names under `owner`, full names under any other owner); `current` is the
     repository the workflow runs in, the requests repository."""
-    from bs.config import GitOpsFileDeployedSource
+    from bs.config_sources import GitOpsFileDeployedSource
     from bs.errors import BsError
     from bs.workspace import Workspace
 

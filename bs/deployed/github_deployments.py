@@ -25,7 +25,7 @@ from github.Repository import Repository
 
 import requests
 from bs.config import AppConfig
-from bs.config import GitHubDeploymentsSource as SourceConfig
+from bs.config_sources import GitHubDeploymentsSource as SourceConfig
 from bs.errors import BsError
 from bs.githubapi import github_said, open_github, retry_hint
 

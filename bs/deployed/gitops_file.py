@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bs.config import AppConfig, GitOpsFileDeployedSource
+from bs.config import AppConfig
+from bs.config_sources import GitOpsFileDeployedSource
 from bs.deployed.versionformat import Origin, shown, version_commit
 from bs.errors import BsError
 from bs.ports import Forge

@@ -21,7 +21,9 @@ from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
 
 import requests
-from bs.config import LOCAL_HOSTS, AppConfig, HttpDeployedSource
+from bs.config import AppConfig
+from bs.config_sources import HttpDeployedSource
+from bs.configtypes import LOCAL_HOSTS
 from bs.deployed.versionformat import Origin, shown, version_commit
 from bs.errors import BsError
 from bs.ports import Forge

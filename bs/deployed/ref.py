@@ -6,7 +6,8 @@ pushed to the app's repository. No such branch means nothing is deployed yet.
 
 from __future__ import annotations
 
-from bs.config import AppConfig, RefDeployedSource
+from bs.config import AppConfig
+from bs.config_sources import RefDeployedSource
 from bs.ports import Forge
 
 

@@ -24,10 +24,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from github import Auth, GithubRetry
-from urllib3 import Retry
+from github import Auth
 
-from bs import githubapi  # noqa: F401 (quiets PyGithub's own log lines)
 from bs.config import GitHubForgeConfig
 from bs.core.pulls import (
     Comment,
@@ -43,6 +41,7 @@ from bs.core.pulls import (
 from bs.errors import BsError
 from bs.forges import gitpulls
 from bs.forges.github_repos import GitHubRepos, Json, _path
+from bs.githubapi import forge_retry
 from bs.repocache import RepoCache
 from bs.workspace import Workspace
 
@@ -59,47 +58,6 @@ def _time(text: str | None) -> datetime | None:
 
 def _login(user: Json) -> str:
     return str(user["login"]) if isinstance(user, dict) else "ghost"
-
-
-class _ForgeRetry(GithubRetry):
-    """PyGithub's retry, except that a POST is retried only when GitHub said "slow down".
-
-    A POST that failed with a 5xx may have been done (a pull request opened, a
-    comment posted); sending it again could do it twice.
-    """
-
-    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
-        if method.upper() == "POST" and status_code not in (403, 429):
-            return False
-        return bool(super().is_retry(method, status_code, has_retry_after))
-
-    def increment(  # type: ignore[override]  # GithubRetry's own signature differs too
-        self,
-        method: str | None = None,
-        url: str | None = None,
-        response: Any = None,
-        error: Exception | None = None,
-        _pool: Any = None,
-        _stacktrace: Any = None,
-    ) -> Retry:
-        # A POST whose answer was lost (a read error) may have been done: never again.
-        if method and method.upper() == "POST" and error is not None and self._is_read_error(error):
-            raise error
-        return super().increment(method, url, response, error, _pool, _stacktrace)
-
-
-def forge_retry(
-    *, total: int = 4, backoff: float = 1.0, secondary_wait: float = 60, max_wait: float = 90
-) -> GithubRetry:
-    """Back off on 5xx and rate limits; give up (with when it resets) beyond `max_wait` s."""
-    return _ForgeRetry(
-        total=total,
-        backoff_factor=backoff,
-        secondary_rate_wait=secondary_wait,
-        max_rate_limit_wait=max_wait,
-        allowed_methods=frozenset({"GET", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS", "POST"}),
-        raise_on_status=False,  # the last answer reaches PyGithub, which names it
-    )
 
 
 #: The status the App posts on each head of a request: who pushed it, after which head.
@@ -121,7 +79,7 @@ def _push_record(description: str) -> tuple[str, str | None] | None:
 #: A request is one commit; a longer chain than this is not followed (fail closed).
 MAX_RECORDED_PUSHES = 50
 #: Seconds a pull request read from GitHub is reused within one piece of work.
-PULL_FRESH_FOR = 2.0
+PULL_FRESH_FOR = 10.0  # as long as a fetched copy is (RepoCache.fresh_for)
 
 
 class GitHubForge(GitHubRepos):

@@ -8,9 +8,10 @@ backs off on 5xx and secondary rate limits. A pull request's files and
 commits come from a blobless clone (``bs.repocache``), never from the compare
 or files APIs, which truncate.
 
-Who pushed each head commit: GitHub keeps no such record for a pull request,
-but every push runs the unprivileged ``bs-events`` workflow, and a
-``pull_request`` run's actor is the pusher and its head the pushed commit.
+Who pushed each head commit: GitHub keeps no such record for a pull request.
+The privileged check workflow records each opened and synchronize event
+(``bs hook pushed``) as a ``bs/pushed`` status from the App on the new head,
+naming the head before it; the check follows that chain (``list_pushes``).
 """
 
 from __future__ import annotations

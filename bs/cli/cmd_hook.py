@@ -95,8 +95,10 @@ def opened(cli: CliContext, number: int | None, event_path: Path | None, as_json
         emit_json({"pull_request": pr, "app": sent.request.app, "request": sent.request.id,
                    "recipients": list(sent.recipients), "patch_attached": sent.attached,
                    "patch_bytes": sent.patch_size, "policy": sent.verdict,
-                   "sent_via": list(sent.sent_via)})  # fmt: skip
+                   "sent_via": list(sent.sent_via), "reviewers_asked": list(sent.reviewers_asked),
+                   "reviewers_error": sent.reviewers_error or None})  # fmt: skip
         return
+    _say_reviewers(pr, sent)
     if not sent.recipients:
         click.echo(f"{sent.request.app} has no review_list in policies/apps.yaml: nothing sent.")
         return
@@ -109,6 +111,14 @@ def opened(cli: CliContext, number: int | None, event_path: Path | None, as_json
     for address in sent.recipients:
         click.echo(f"  {address}")
     click.echo(f"Sent via {', '.join(sent.sent_via)}")
+
+
+def _say_reviewers(pr: int, sent: ReviewMail) -> None:
+    """Who was asked to review on the forge (on stderr: the mail's lines stay first)."""
+    if sent.reviewers_asked:
+        click.echo(f"Asked for reviews on #{pr}: {', '.join(sent.reviewers_asked)}", err=True)
+    elif sent.reviewers_error:
+        click.echo(f"warning: could not ask for reviews on #{pr}: {sent.reviewers_error}", err=True)
 
 
 @hook.command("pushed")

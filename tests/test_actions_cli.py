@@ -444,6 +444,7 @@ def test_a_forge_that_learns_from_events_is_given_the_payload(
         noted.append((repo, payload.get("action")))
 
     monkeypatch.setattr(LocalForge, "note_event", note_event, raising=False)
+    with_bot(world)
     opened = open_release(world)
     forge(world, "bob").close_pull_request(REQUESTS, opened.number)
     event = write(world, github_event(world, "pull_request", "closed", opened.number))

@@ -218,3 +218,51 @@ def test_the_gateway_acts_as_the_app_with_tokens_it_mints_itself(
     del env["BS_GITHUB_APP_INSTALLATION_ID"]
     refused = gh_world.bs("check", str(number), user=None, env=env)
     assert "but not BS_GITHUB_APP_INSTALLATION_ID" in refused.stderr
+
+
+def test_a_rejection_removes_the_request_from_the_review_workflow(gh_world: GitHubWorld) -> None:
+    """bob requests changes: bs-check-review's check says `rejected` (a step output) and
+    its `remove` job closes the pull request, deletes the branch and tells alice; the
+    closed event that follows sends nothing more."""
+    fake, w = gh_world.fake, gh_world
+    number = w.open_request()
+    branch = fake.pull(REQUESTS, number).head_ref
+    client = fake.client(w.tokens["bob"]).get_repo(REQUESTS).get_pull(number)
+    client.create_review(body="Not this week: the freeze", event="REQUEST_CHANGES")
+    run = fake.webhook("workflow_run", "completed", repo=REQUESTS)
+    output = w.root / "events" / "output.txt"
+    checked = w.bs(
+        "check", user=BOT, env=w.actions(run, "check-rejected") | {"GITHUB_OUTPUT": str(output)}
+    )
+    assert checked.exit_code == 2, checked.output
+    assert output.read_text() == "outcome=rejected\n"
+    removed = w.bs("hook", "closed", user=BOT, env=w.actions(run, "remove"))
+    assert removed.exit_code == 0, removed.output
+    assert fake.pull(REQUESTS, number).state == "closed"
+    assert fake.repo(REQUESTS).git.resolve(f"refs/heads/{branch}") is None
+    to_alice = [m for m in mails(w) if recipients(m) == ["alice@example.gov.uk"]]
+    assert len(to_alice) == 1
+    assert "bob" in text_of(to_alice[0]) and "Not this week: the freeze" in text_of(to_alice[0])
+    closed = fake.webhook("pull_request", "closed", repo=REQUESTS, number=number)
+    again = w.bs("hook", "closed", user=BOT, env=w.actions(closed, "closed"))
+    assert again.exit_code == 0, again.output
+    assert len([m for m in mails(w) if recipients(m) == ["alice@example.gov.uk"]]) == 1
+
+
+def test_a_request_from_a_fork_is_checked_merged_and_minted(gh_world: GitHubWorld) -> None:
+    """erin cannot push to the requests repository: her request comes from her fork; its
+    head is read from refs/pull/N/head, and GitHub's workflow_run for a fork names no
+    pull request (bs finds it by head commit and repository)."""
+    fake, w = gh_world.fake, gh_world
+    number = w.open_request(user="erin")
+    approve(w, number, "bob")
+    run = fake.webhook("workflow_run", "completed", repo=REQUESTS)
+    assert run["workflow_run"]["pull_requests"] == []
+    met = check_from(w, run, "fork-check")
+    assert met.exit_code == 0, met.output
+    fake.client(w.tokens["bob"]).get_repo(REQUESTS).get_pull(number).merge(merge_method="merge")
+    merged = fake.webhook("pull_request", "merged", repo=REQUESTS, number=number)
+    closed = w.bs("hook", "closed", user=BOT, env=w.actions(merged, "fork-closed"))
+    assert closed.exit_code == 0, closed.output
+    to_erin = [m for m in mails(w) if recipients(m) == ["erin@example.gov.uk"]]
+    assert to_erin and LINK.search(text_of(to_erin[-1]))

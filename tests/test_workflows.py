@@ -184,7 +184,8 @@ def test_each_hook_gets_only_the_secrets_it_uses() -> None:
         return set(found) - {"BS_APP_PRIVATE_KEY"}
 
     assert secrets_of("bs-check.yml") == set()
-    assert secrets_of("bs-check-review.yml") == set()
+    # The review check's `remove` job mails the requester of a rejected request.
+    assert secrets_of("bs-check-review.yml") == {"BS_SMTP_USERNAME", "BS_SMTP_PASSWORD"}
     assert secrets_of("bs-opened.yml") == {"BS_SMTP_USERNAME", "BS_SMTP_PASSWORD"}
     assert secrets_of("bs-closed.yml") == {"BS_LINK_KEYS", "BS_SMTP_USERNAME", "BS_SMTP_PASSWORD"}
 
@@ -360,3 +361,19 @@ def test_every_push_is_recorded_before_the_check_and_no_record_is_cancelled() ->
     token = next(s for s in record["steps"] if s.get("uses", "").startswith(f"{APP_TOKEN}@"))
     granted = {k: v for k, v in token["with"].items() if k.startswith("permission-")}
     assert granted == {"permission-statuses": "write"}
+
+
+def test_a_rejected_request_is_removed_by_the_review_workflow() -> None:
+    """An eligible reviewer's "request changes" removes the request (closed, branch
+    deleted, requester told) in a job of its own, with the write token that needs and
+    the check's own job kept to statuses."""
+    found = jobs("bs-check-review.yml")
+    check, remove = found["check"], found["remove"]
+    assert check["outputs"]["outcome"] == "${{ steps.check.outputs.outcome }}"
+    assert remove["needs"] == "check"
+    assert remove["if"] == "needs.check.outputs.outcome == 'rejected'"
+    assert remove["steps"][-1]["run"] == 'bs hook closed --event "$GITHUB_EVENT_PATH"'
+    token = next(s for s in remove["steps"] if s.get("uses", "").startswith(f"{APP_TOKEN}@"))
+    written = sorted(k for k, v in token["with"].items() if v.startswith("write"))
+    assert written == ["permission-contents", "permission-issues", "permission-pull-requests"]
+    assert "BS_LINK_KEYS" not in remove["steps"][-1]["env"]  # it never mints

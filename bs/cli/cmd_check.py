@@ -9,7 +9,14 @@ from typing import NoReturn
 import click
 
 from bs.cli.context import CliContext, emit_json, json_option, pass_cli
-from bs.cli.events import append_summary, error_summary, event_option, pull_number, summary_file
+from bs.cli.events import (
+    append_summary,
+    error_summary,
+    event_option,
+    pull_number,
+    set_step_output,
+    summary_file,
+)
 
 EXIT_COULD_NOT_EVALUATE = 3
 
@@ -84,6 +91,8 @@ def check(
         _could_not_evaluate(summary, f"could not evaluate #{pr}: {exc.message}")
     verdict = report.verdict
     append_summary(summary, explain_markdown(verdict, report.heading))
+    # met, pending, rejected, failed: the review workflow removes a rejected request.
+    set_step_output(cli.env, "outcome", verdict.outcome)
     if save_facts is not None and report.approval_facts is not None and verdict.policy_name:
         write_case(
             save_facts, verdict.policy_name, report.approval_facts, verdict, f"pull request #{pr}"

@@ -227,6 +227,12 @@ def closed(cli: CliContext, number: int | None, event_path: Path | None, as_json
                 click.echo(f"Commented on #{pr}.")
             click.echo(f"Emailed {', '.join(outcome.emailed)}.")
         sys.exit(EXIT_NOT_MET)
+    if isinstance(outcome, Removal) and outcome.already:
+        if as_json:
+            emit_json({"pull_request": pr, "outcome": "already-removed"})
+        else:
+            click.echo(f"Request #{pr} was already removed and its requester told: nothing to do.")
+        return
     if isinstance(outcome, Removal):
         removal = outcome
         if as_json:
@@ -350,6 +356,8 @@ def _refused_markdown(pr: int, refused: RefusedMerge) -> str:
 def _removal_markdown(pr: int, removal: Removal) -> str:
     from bs.core.explain import md_escape
 
+    if removal.already:
+        return f"### bs hook closed: request #{pr} was already removed\n"
     lines = [
         f"### 🗑️ bs hook closed: request #{pr} {md_escape(removal.how)} "
         f"by {md_escape(removal.denier)}",

@@ -177,6 +177,19 @@ def append_summary(path: Path | None, markdown: str) -> None:
         click.echo(f"bs: warning: {path}: cannot append the summary ({exc.strerror}).", err=True)
 
 
+def set_step_output(env: dict[str, str], name: str, value: str) -> None:
+    """``name=value`` to ``$GITHUB_OUTPUT`` when set: later steps and jobs read it (a word
+    bs chose, never text from a pull request)."""
+    path = env.get("GITHUB_OUTPUT", "").strip()
+    if not path:
+        return
+    try:
+        with Path(path).open("a", encoding="utf-8") as out:
+            out.write(f"{name}={value}\n")
+    except OSError as exc:
+        click.echo(f"bs: warning: {path}: cannot write the step output ({exc.strerror}).", err=True)
+
+
 def error_summary(command: str, message: str) -> str:
     """The job summary of a command that stopped on an error."""
     from bs.core.explain import md_escape

@@ -15,6 +15,7 @@ failure closes nothing twice and sends the mail again.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,7 +27,14 @@ from bs.errors import BsError
 from bs.mail.compose import Outgoing
 from bs.ports import Forge, Mailer
 from bs.usecases.check import CheckReport, check_pull_request
-from bs.usecases.notify import deliver, prepare, release_context, requester_address
+from bs.usecases.notify import (
+    BOT_MARK,
+    deliver,
+    posted_by_me,
+    prepare,
+    release_context,
+    requester_address,
+)
 
 
 @dataclass(frozen=True)
@@ -40,6 +48,8 @@ class Removal:
     branch_deleted: bool
     emailed: str
     sent_via: tuple[str, ...]
+    #: Removed by an earlier run (its mark is on the pull request): nothing done again.
+    already: bool = False
 
 
 @dataclass(frozen=True)
@@ -80,6 +90,9 @@ def remove_denied_request(
     assert request is not None and app is not None
     policy = report.verdict.policy
     rejection = policy.rejections[0] if policy is not None and policy.rejections else None
+    if posted_by_me(forge, repo, pull.number, "removed"):
+        # On GitHub, closing the pull request runs this hook again (the closed event).
+        return Removal(pull, pull.author, "", "already removed", "", False, False, "", (), True)
     if pull.state == "open" and rejection is None:
         raise BsError(
             f"pull request #{pull.number} is open and no eligible reviewer has rejected it: "
@@ -127,6 +140,12 @@ def remove_denied_request(
         forge.delete_branch(repo, branch, sha=pull.head_sha)
         branch_deleted = True
     sent = deliver(mailer, prepared)
+    with contextlib.suppress(BsError):  # the requester was told; the mark only says so
+        forge.add_comment(
+            repo, pull.number,
+            f"{BOT_MARK.format(kind='removed')}\nRequest {how} by {denier}: "
+            f"{'branch deleted, ' if branch_deleted else ''}{pull.author} told by mail.",
+        )  # fmt: skip
     return Removal(
         pull, pull.author, denier, how, comment, closed_now, branch_deleted, address, tuple(sent)
     )

@@ -148,7 +148,10 @@ def test_running_again_closes_nothing_twice_and_sends_nothing_twice(world: World
     assert first.exit_code == 0, first.output
     again = hook(world, "closed", str(opened.number), "--json")
     assert again.exit_code == 0, again.output
-    assert json.loads(again.stdout) == {"pull_request": opened.number, "outcome": "already-removed"}
+    assert json.loads(again.stdout) == {
+        "pull_request": opened.number, "outcome": "already-removed",
+        "closed_now": False, "branch_deleted": False,
+    }  # fmt: skip
     assert len(events_of(world, opened.number, "closed")) == 1
     (only,) = outbox(world)
     assert "bob left no comment." in text_of(only)
@@ -287,8 +290,9 @@ def test_a_mail_failure_after_removing_is_fixed_by_running_again(world: World) -
     failed = hook(world, "closed", str(opened.number))
     assert failed.exit_code == 1
     assert "could not write the message to the outbox" in failed.stderr
-    assert pull(world, opened.number).state == "closed"  # removed before the mail failed
-    assert not branch_exists(world, opened)
+    # The mail goes first: when it fails, nothing has changed yet.
+    assert pull(world, opened.number).state == "open"
+    assert branch_exists(world, opened)
 
     set_mail(world, {"kind": "outbox"})
     again = hook(world, "closed", str(opened.number))

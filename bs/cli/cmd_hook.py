@@ -229,9 +229,15 @@ def closed(cli: CliContext, number: int | None, event_path: Path | None, as_json
         sys.exit(EXIT_NOT_MET)
     if isinstance(outcome, Removal) and outcome.already:
         if as_json:
-            emit_json({"pull_request": pr, "outcome": "already-removed"})
-        else:
-            click.echo(f"Request #{pr} was already removed and its requester told: nothing to do.")
+            emit_json({"pull_request": pr, "outcome": "already-removed",
+                       "closed_now": outcome.closed_now,
+                       "branch_deleted": outcome.branch_deleted})  # fmt: skip
+            return
+        click.echo(f"Request #{pr} was already removed and its requester told: nothing sent.")
+        if outcome.closed_now:
+            click.echo(f"Closed pull request #{pr} (an earlier run could not).")
+        if outcome.branch_deleted:
+            click.echo(f"Deleted branch {outcome.pull.head_ref}.")
         return
     if isinstance(outcome, Removal):
         removal = outcome

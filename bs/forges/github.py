@@ -16,7 +16,6 @@ naming the head before it; the check follows that chain (``list_pushes``).
 
 from __future__ import annotations
 
-import re
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -41,6 +40,7 @@ from bs.core.pulls import (
 )
 from bs.errors import BsError
 from bs.forges import gitpulls
+from bs.forges.github_pushes import PUSH_CONTEXT, follow_pushes, record_text
 from bs.forges.github_repos import GitHubRepos, Json, _path
 from bs.githubapi import forge_retry
 from bs.repocache import RepoCache
@@ -61,24 +61,6 @@ def _login(user: Json) -> str:
     return str(user["login"]) if isinstance(user, dict) else "ghost"
 
 
-#: The status the App posts on each head of a request: who pushed it, after which head.
-PUSH_CONTEXT = "bs/pushed"
-_LOGIN = r"[A-Za-z0-9-]+(?:\[bot\])?"
-_OPENED = re.compile(rf"opened by (?P<who>{_LOGIN})")
-_PUSHED = re.compile(rf"pushed by (?P<who>{_LOGIN}) after (?P<before>[0-9a-f]{{40}})")
-
-
-def _push_record(description: str) -> tuple[str, str | None] | None:
-    """(who, the head before) from a bs/pushed description; before is None when opened."""
-    if opened := _OPENED.fullmatch(description):
-        return opened["who"], None
-    if pushed := _PUSHED.fullmatch(description):
-        return pushed["who"], pushed["before"]
-    return None
-
-
-#: A request is one commit; a longer chain than this is not followed (fail closed).
-MAX_RECORDED_PUSHES = 50
 #: Seconds a pull request read from GitHub is reused within one piece of work.
 PULL_FRESH_FOR = 10.0  # as long as a fetched copy is (RepoCache.fresh_for)
 
@@ -237,47 +219,21 @@ class GitHubForge(GitHubRepos):
         return self._review(data)
 
     def record_push(self, repo: str, payload: Mapping[str, Any]) -> str | None:
-        """Record who moved a pull request's head, from a ``pull_request_target`` payload
-        (opened or synchronize), as a ``bs/pushed`` status on the new head. GitHub keeps
-        no such record, and only the App (the privileged workflow) can post one the
-        check trusts. Returns what was recorded, or None for another event."""
-        pull, sender = payload.get("pull_request"), payload.get("sender")
-        action = payload.get("action")
-        if not isinstance(pull, dict) or not isinstance(sender, dict):
+        """Record who opened a pull request or moved its head, from a ``pull_request_target``
+        payload, as a ``bs/pushed`` status (see ``bs.forges.github_pushes``). Returns what
+        was recorded, or None for another event."""
+        found = record_text(payload)
+        if found is None:
             return None
-        login = str(sender["login"])
-        if action == "opened":
-            head, said = str(pull["head"]["sha"]), f"opened by {login}"
-        elif action == "synchronize":
-            head, said = str(payload["after"]), f"pushed by {login} after {payload['before']}"
-        else:
-            return None
+        head, said = found
         self.set_status(repo, head, PUSH_CONTEXT, "success", said)
         return said
 
     def list_pushes(self, repo: str, number: int) -> list[Push]:
-        """The pushes the App recorded, following each head back to the one its pull request
-        was opened with. A broken chain (a head nobody recorded: pushed while the pull
-        request was closed, a lost run) gives no pushes at all, so the check fails closed:
-        whoever pushed the unrecorded head could be an approver."""
-        trusted = self._recorder()
         head = self.get_pull_request(repo, number).head_sha
-        found: list[Push] = []
-        while len(found) < MAX_RECORDED_PUSHES:
-            record = next(
-                (s for s in self.list_statuses(repo, head)
-                 if s.context == PUSH_CONTEXT and s.creator.lower() == trusted.lower()),
-                None,
-            )  # fmt: skip
-            parsed = _push_record(record.description) if record else None
-            if record is None or parsed is None:
-                return []
-            who, before = parsed
-            found.append(Push(who, head, (), record.created_at))
-            if before is None:  # the head the pull request was opened with
-                return list(reversed(found))
-            head = before
-        return []
+        return follow_pushes(
+            number, head, lambda sha: self.list_statuses(repo, sha), self._recorder()
+        )
 
     def _recorder(self) -> str:
         """The App's bot, whose bs/pushed statuses alone are trusted."""

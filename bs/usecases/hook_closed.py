@@ -90,9 +90,6 @@ def remove_denied_request(
     assert request is not None and app is not None
     policy = report.verdict.policy
     rejection = policy.rejections[0] if policy is not None and policy.rejections else None
-    if posted_by_me(forge, repo, pull.number, "removed"):
-        # On GitHub, closing the pull request runs this hook again (the closed event).
-        return Removal(pull, pull.author, "", "already removed", "", False, False, "", (), True)
     if pull.state == "open" and rejection is None:
         raise BsError(
             f"pull request #{pull.number} is open and no eligible reviewer has rejected it: "
@@ -131,6 +128,25 @@ def remove_denied_request(
         thread=f"{request.app}/{request.id}",
     )
     prepared = prepare(config.mail, [outgoing], now)
+    # Told already (the mark is on the pull request): finish what a failed run left (a
+    # close, a branch) and say nothing again. On GitHub, bs's own close runs this hook
+    # again (the closed event).
+    me = forge.current_user().lower()
+    closed_by_me = pull.state == "closed" and (pull.closed_by or "").lower() == me
+    # bs closes only after the mail went: its own close means the requester was told
+    # (even when the mark could not be posted).
+    told = posted_by_me(forge, repo, pull.number, "removed") or (
+        closed_by_me and me != pull.author.lower()
+    )
+    sent: list[str] = []
+    if not told:
+        sent = deliver(mailer, prepared)  # first: a failed mail changes nothing
+        with contextlib.suppress(BsError):  # the requester was told; the mark only says so
+            forge.add_comment(
+                repo, pull.number,
+                f"{BOT_MARK.format(kind='removed')}\nRequest {how} by {denier}: "
+                f"{pull.author} told by mail.",
+            )  # fmt: skip
     closed_now = False
     if pull.state == "open":
         pull = forge.close_pull_request(repo, pull.number)
@@ -139,13 +155,7 @@ def remove_denied_request(
     if delete:
         forge.delete_branch(repo, branch, sha=pull.head_sha)
         branch_deleted = True
-    sent = deliver(mailer, prepared)
-    with contextlib.suppress(BsError):  # the requester was told; the mark only says so
-        forge.add_comment(
-            repo, pull.number,
-            f"{BOT_MARK.format(kind='removed')}\nRequest {how} by {denier}: "
-            f"{'branch deleted, ' if branch_deleted else ''}{pull.author} told by mail.",
-        )  # fmt: skip
     return Removal(
-        pull, pull.author, denier, how, comment, closed_now, branch_deleted, address, tuple(sent)
-    )
+        pull, pull.author, denier, how, comment, closed_now, branch_deleted, address, tuple(sent),
+        told,
+    )  # fmt: skip

@@ -539,17 +539,19 @@ def test_an_unreadable_ca_file_fails_clearly(
 def test_the_rejection_hook_after_a_mail_failure_tells_alice_on_rerun(
     world: World, pki: Pki, server: SmtpServer
 ) -> None:
-    """Closed and branch deleted on the failed run; the re-run still says who denied it."""
+    """The mail goes first: the failed run changed nothing; the re-run removes the request
+    and says who denied it."""
     opened = open_release(world)
     review(world, opened.number, "dave", "CHANGES_REQUESTED", "Not during the election")
     use_mail(world, closed_port(), ca_file=str(pki.ca_file))
     failed_clearly(hook(world, "closed", opened))
-    assert forge(world).get_pull_request(REQUESTS, opened.number).state == "closed"
+    assert forge(world).get_pull_request(REQUESTS, opened.number).state == "open"
 
     use_server(world, server, pki)
     result = hook(world, "closed", opened)
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith(f"Request #{opened.number} rejected by dave.\n")
+    assert forge(world).get_pull_request(REQUESTS, opened.number).state == "closed"
     mail = only(server.received())
     assert mail.rcpt_tos == (ALICE,)
     message = mail.parsed()

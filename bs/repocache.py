@@ -18,7 +18,7 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -34,6 +34,12 @@ BASE_REFSPECS = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
 PULL_REFSPEC = "+refs/pull/*/head:refs/pull/*/head"
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+
+
+def default_root(env: Mapping[str, str]) -> Path:
+    """``$XDG_CACHE_HOME/bs/repos``, else ``~/.cache/bs/repos`` (forge.cache overrides it)."""
+    base = env.get("XDG_CACHE_HOME") or str(Path(env.get("HOME", "~")).expanduser() / ".cache")
+    return Path(base) / "bs" / "repos"
 
 
 def auth_env(clone_url: str, token: str | None) -> dict[str, str]:

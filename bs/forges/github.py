@@ -43,7 +43,7 @@ from bs.forges import gitpulls
 from bs.forges.github_pushes import PUSH_CONTEXT, follow_pushes, record_text
 from bs.forges.github_repos import GitHubRepos, Json, _path
 from bs.githubapi import forge_retry
-from bs.repocache import RepoCache
+from bs.repocache import RepoCache, default_root
 from bs.workspace import Workspace
 
 __all__ = ["GitHubForge", "forge_retry", "open_github_forge"]
@@ -131,16 +131,12 @@ class GitHubForge(GitHubRepos):
     def _base_of(self, repo: str, number: int, head_sha: str) -> tuple[Path, str]:
         pull = self.get_pull_request(repo, number)
         git_dir = self.ensure_commit(repo, head_sha)
+        branch_sha = None
         if pull.merged and pull.merge_commit_sha:
             self.ensure_commit(repo, pull.merge_commit_sha)
-            base_sha = gitcmd_parent(git_dir, pull.merge_commit_sha)
-        else:
-            found = self.resolve_branch(repo, pull.base)
-            if found is None:
-                raise BsError(f"{repo} has no base branch '{pull.base}'.")
-            base_sha = found
-            self.ensure_commit(repo, base_sha)
-        return git_dir, gitpulls.merge_base(git_dir, base_sha, head_sha, number, pull.base)
+        elif (branch_sha := self.resolve_branch(repo, pull.base)) is not None:
+            self.ensure_commit(repo, branch_sha)
+        return git_dir, gitpulls.pull_base(git_dir, repo, pull, head_sha, branch_sha)
 
     def list_pull_files(self, repo: str, number: int, head_sha: str) -> list[PullFile]:
         git_dir, base = self._base_of(repo, number, head_sha)
@@ -312,17 +308,6 @@ class GitHubForge(GitHubRepos):
         return self._pull(repo, data)
 
 
-def gitcmd_parent(git_dir: Path, commit: str) -> str:
-    from bs import gitcmd
-
-    return gitcmd.run(git_dir, "rev-parse", f"{commit}^1")
-
-
-def default_cache(env: Mapping[str, str]) -> Path:
-    base = env.get("XDG_CACHE_HOME") or str(Path(env.get("HOME", "~")).expanduser() / ".cache")
-    return Path(base) / "bs" / "repos"
-
-
 def open_github_forge(workspace: Workspace, env: Mapping[str, str]) -> GitHubForge:
     from bs.auth.app import SOURCE, app_installation
     from bs.auth.tokens import find_github_token
@@ -339,7 +324,7 @@ def open_github_forge(workspace: Workspace, env: Mapping[str, str]) -> GitHubFor
         found = find_github_token(env, config.web_url)
         auth = token = found.token
         source = found.source
-    cache_root = workspace.resolve(config.cache) if config.cache else default_cache(env)
+    cache_root = workspace.resolve(config.cache) if config.cache else default_root(env)
     host = urlsplit(config.api_url).hostname or "GitHub"
     cache = RepoCache(cache_root / host, token, progress=_stderr_progress(env))
     github = open_github(auth, config.api_url, retry=forge_retry())

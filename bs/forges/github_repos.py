@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 from github import Github
+from requests.utils import parse_header_links
 
 from bs import gitcmd
 from bs.core.pulls import PullRequest
@@ -67,7 +68,7 @@ class GitHubRepos:
         self._users: dict[str, Json] = {}
         #: (repo, branch) -> the fork a branch was made in, when not `repo` itself.
         self._homes: dict[tuple[str, str], str] = {}
-        #: pull request number -> who closed it, from a trusted event payload.
+        #: (repo, pull request number) -> who closed it, from a trusted event payload.
         self._closed_by: dict[tuple[str, int], str] = {}
         #: (repo, number) -> (when read, the pull request), see GitHubForge.get_pull_request.
         self._pull_memo: dict[tuple[str, int], tuple[float, PullRequest]] = {}
@@ -104,7 +105,11 @@ class GitHubRepos:
         while next_url:
             headers, data = self._call("GET", next_url, what, params=query, needs_scope=needs_scope)
             yield from (data[item] if item else data)
-            next_url = _next_link(str(headers.get("link", "")))
+            link = str(headers.get("link", ""))
+            next_url = next(
+                (found["url"] for found in parse_header_links(link) if found.get("rel") == "next"),
+                None,
+            )
             query = None  # the next link carries the query
 
     # -- people and teams ----------------------------------------------------
@@ -341,11 +346,3 @@ class GitHubRepos:
                 "POST", _path(repo, "git", "refs"), what,
                 body={"ref": f"refs/heads/{branch}", "sha": sha},
             )  # fmt: skip
-
-
-def _next_link(link: str) -> str | None:
-    for part in link.split(","):
-        section = part.split(";")
-        if len(section) > 1 and any(s.strip() == 'rel="next"' for s in section[1:]):
-            return section[0].strip().strip("<>")
-    return None

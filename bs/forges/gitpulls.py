@@ -9,12 +9,25 @@ from __future__ import annotations
 from pathlib import Path
 
 from bs import gitcmd
-from bs.core.pulls import PullFile, PullFileStatus
+from bs.core.pulls import PullFile, PullFileStatus, PullRequest
 from bs.errors import BsError
 
 _FILE_STATUS: dict[str, PullFileStatus] = {
     "A": "added", "M": "modified", "D": "removed", "T": "changed", "R": "renamed", "C": "copied",
 }  # fmt: skip
+
+
+def pull_base(
+    git_dir: Path, repo: str, pull: PullRequest, head_sha: str, branch_sha: str | None
+) -> str:
+    """Where `pull`'s branch (at `head_sha`) left its base: after a merge, the base as it
+    was before (the merge commit's first parent); before it, the base branch now
+    (`branch_sha`, None when it does not exist)."""
+    if pull.merged and pull.merge_commit_sha:
+        branch_sha = gitcmd.run(git_dir, "rev-parse", f"{pull.merge_commit_sha}^1")
+    if branch_sha is None:
+        raise BsError(f"{repo} has no base branch '{pull.base}'.")
+    return merge_base(git_dir, branch_sha, head_sha, pull.number, pull.base)
 
 
 def merge_base(git_dir: Path, base_sha: str, head_sha: str, number: int, base: str) -> str:

@@ -119,13 +119,9 @@ class LocalForge(LocalRepos):
         git_dir = self.git_dir(repo)
         if gitcmd.resolve_commit(git_dir, head_sha) != head_sha:
             raise BsError(f"{repo} has no commit {head_sha[:12]} (pull request #{number}).")
-        if pull.merged and pull.merge_commit_sha:
-            base_sha: str | None = gitcmd.run(git_dir, "rev-parse", f"{pull.merge_commit_sha}^1")
-        else:
-            base_sha = self.resolve_branch(repo, pull.base)
-        if base_sha is None:
-            raise BsError(f"{repo} has no base branch '{pull.base}'.")
-        return gitpulls.merge_base(git_dir, base_sha, head_sha, number, pull.base)
+        merged = pull.merged and pull.merge_commit_sha
+        branch_sha = None if merged else self.resolve_branch(repo, pull.base)
+        return gitpulls.pull_base(git_dir, repo, pull, head_sha, branch_sha)
 
     def list_pull_files(self, repo: str, number: int, head_sha: str) -> list[PullFile]:
         base = self._merge_base(repo, number, head_sha)

@@ -30,7 +30,7 @@ from bs.usecases.check import CheckReport, check_pull_request
 from bs.usecases.notify import (
     BOT_MARK,
     deliver,
-    posted_by_me,
+    marked,
     prepare,
     release_context,
     requester_address,
@@ -95,14 +95,13 @@ def remove_denied_request(
             f"pull request #{pull.number} is open and no eligible reviewer has rejected it: "
             "nothing to remove. `bs hook closed` removes requests that are closed or rejected."
         )
+    comments = forge.list_comments(repo, pull.number)
     if rejection is not None:
         denier, how, comment = rejection.user, "rejected", rejection.comment
     else:
         denier = pull.closed_by or "someone"
         how = "withdrawn" if denier.lower() == pull.author.lower() else "closed"
-        said = [
-            c for c in forge.list_comments(repo, pull.number) if c.user.lower() == denier.lower()
-        ]
+        said = [c for c in comments if c.user.lower() == denier.lower()]
         comment = said[-1].body if said else ""
     # Everything that can fail for want of set-up fails before anything changes.
     address = requester_address(forge, config.mail, report)
@@ -135,9 +134,7 @@ def remove_denied_request(
     closed_by_me = pull.state == "closed" and (pull.closed_by or "").lower() == me
     # bs closes only after the mail went: its own close means the requester was told
     # (even when the mark could not be posted).
-    told = posted_by_me(forge, repo, pull.number, "removed") or (
-        closed_by_me and me != pull.author.lower()
-    )
+    told = (closed_by_me and me != pull.author.lower()) or marked(comments, me, "removed")
     sent: list[str] = []
     if not told:
         sent = deliver(mailer, prepared)  # first: a failed mail changes nothing

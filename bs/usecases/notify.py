@@ -13,7 +13,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from bs.config import AppConfig, MailCommon
-from bs.core.pulls import PullRequest
+from bs.core.pulls import Comment, PullRequest
 from bs.core.request import ReleaseRequest
 from bs.core.words import count_noun
 from bs.errors import BsError
@@ -109,7 +109,10 @@ def deliver(mailer: Mailer, messages: Sequence[EmailMessage]) -> list[str]:
 def posted_by_me(forge: Forge, repo: str, number: int, kind: str) -> bool:
     """Whether bs (as the acting user) already left its `kind` comment: hooks run again
     after a failure, and say things once."""
-    me, mark = forge.current_user().lower(), BOT_MARK.format(kind=kind)
-    return any(
-        c.user.lower() == me and c.body.startswith(mark) for c in forge.list_comments(repo, number)
-    )
+    return marked(forge.list_comments(repo, number), forge.current_user(), kind)
+
+
+def marked(comments: Sequence[Comment], me: str, kind: str) -> bool:
+    """Whether `me` (bs's acting user) left its `kind` mark among `comments`."""
+    mark = BOT_MARK.format(kind=kind)
+    return any(c.user.lower() == me.lower() and c.body.startswith(mark) for c in comments)

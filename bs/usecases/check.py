@@ -81,7 +81,7 @@ def _check(
     # Every fact below is about this one head commit, whatever is pushed meanwhile.
     files = tuple(forge.list_pull_files(requests_repo, number, pull.head_sha))
     if pull.base == default_branch and not any(f.path.startswith("requests/") for f in files):
-        return _not_a_request(forge, requests_repo, pull, post_status=post_status)
+        return _posted(forge, requests_repo, _not_a_request(pull), post_status=post_status)
     located = locate_request_files(files)
     pushes = forge.list_pushes(requests_repo, number)
     head_pusher = next((p.pusher for p in reversed(pushes) if p.head_sha == pull.head_sha), None)
@@ -117,6 +117,14 @@ def _check(
         raise BsError("the request could not be read, so its policy could not be evaluated")
     verdict = judge(checks, policy_name, result)
     report = CheckReport(verdict, pull, request, app, approval, policy, _heading(pull, request))
+    return _posted(forge, requests_repo, report, post_status=post_status)
+
+
+def _posted(
+    forge: Forge, requests_repo: str, report: CheckReport, *, post_status: bool
+) -> CheckReport:
+    """`report`, its verdict posted as bs/policy on the head when asked (open pull requests)."""
+    pull, verdict = report.pull, report.verdict
     if post_status and pull.state == "open":
         forge.set_status(
             requests_repo,
@@ -135,16 +143,10 @@ def _check(
 NOT_A_REQUEST = "Not a release request (nothing under requests/): code owners review it"
 
 
-def _not_a_request(
-    forge: Forge, requests_repo: str, pull: PullRequest, *, post_status: bool
-) -> CheckReport:
+def _not_a_request(pull: PullRequest) -> CheckReport:
     check = CheckResult("files", True, "it changes nothing under requests/: not a release request")
     verdict = Verdict("met", NOT_A_REQUEST, (check,), None, None)
-    report = CheckReport(verdict, pull, None, None, None, None, _heading(pull, None))
-    if post_status and pull.state == "open":
-        forge.set_status(requests_repo, pull.head_sha, STATUS_CONTEXT, "success", NOT_A_REQUEST)
-        report.status_posted = True
-    return report
+    return CheckReport(verdict, pull, None, None, None, None, _heading(pull, None))
 
 
 def _heading(pull: PullRequest, request: ReleaseRequest | None) -> list[str]:

@@ -168,26 +168,26 @@ def append_summary(path: Path | None, markdown: str) -> None:
     A summary that cannot be written is a warning, never a change of exit status:
     the command's work (a status posted, a link minted and mailed) is done.
     """
-    if path is None:
-        return
-    try:
-        with path.open("a", encoding="utf-8") as out:
-            out.write(markdown.rstrip("\n") + "\n\n")  # a blank line before the next
-    except OSError as exc:
-        click.echo(f"bs: warning: {path}: cannot append the summary ({exc.strerror}).", err=True)
+    if path is not None:  # a blank line before the next
+        _append(path, markdown.rstrip("\n") + "\n\n", "append the summary")
 
 
 def set_step_output(env: dict[str, str], name: str, value: str) -> None:
     """``name=value`` to ``$GITHUB_OUTPUT`` when set: later steps and jobs read it (a word
     bs chose, never text from a pull request)."""
     path = env.get("GITHUB_OUTPUT", "").strip()
-    if not path:
-        return
+    if path:
+        _append(Path(path), f"{name}={value}\n", "write the step output")
+
+
+def _append(path: Path, text: str, what: str) -> None:
+    """Append to a file GitHub Actions reads; failing is a warning, never a change of exit
+    status: the command's work is done."""
     try:
-        with Path(path).open("a", encoding="utf-8") as out:
-            out.write(f"{name}={value}\n")
+        with path.open("a", encoding="utf-8") as out:
+            out.write(text)
     except OSError as exc:
-        click.echo(f"bs: warning: {path}: cannot write the step output ({exc.strerror}).", err=True)
+        click.echo(f"bs: warning: {path}: cannot {what} ({exc.strerror}).", err=True)
 
 
 def error_summary(command: str, message: str) -> str:

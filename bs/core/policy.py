@@ -281,12 +281,14 @@ class Policy(_Strict):
                 found.update(people.users)
         return found
 
-    def disapprovers(self) -> People:
-        if self.disapproval is not None:
-            return self.disapproval
+    def approvers(self) -> People:
+        """Everyone some rule may count: the people asked to review."""
         users = sorted({u for rule in self.rules for u in rule.requires.users})
         teams = sorted({t for rule in self.rules for t in rule.requires.teams})
         return People(users=users, teams=teams)
+
+    def disapprovers(self) -> People:
+        return self.disapproval if self.disapproval is not None else self.approvers()
 
 
 Loc = tuple[int | str, ...]

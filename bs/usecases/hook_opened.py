@@ -164,15 +164,9 @@ def _ask_reviewers(
     """Ask the people and teams whose approval counts (never the requester) for a review."""
     if policy is None:
         return (), ""
-    users = sorted(
-        {
-            u
-            for rule in policy.rules
-            for u in rule.requires.users
-            if u.lower() != pull.author.lower()
-        }
-    )
-    teams = sorted({t for rule in policy.rules for t in rule.requires.teams})
+    asked = policy.approvers()
+    users = [u for u in asked.users if u.lower() != pull.author.lower()]
+    teams = list(asked.teams)
     try:
         forge.request_reviewers(repo, pull.number, users, teams)
     except BsError as exc:

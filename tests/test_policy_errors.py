@@ -80,7 +80,7 @@ def test_a_wrong_type_names_the_line_and_the_key(
             "disapproval:",
             "approvers: [bob]\ndisapproval:",
             "unknown key 'approvers':",
-            "version, description, requesters, approval, disapproval, rules, deploy",
+            "version, description, requesters, approval, disapproval, rules, emergency, rollback, deploy",
         ),
         (
             "    options:",

@@ -287,8 +287,8 @@ def evaluate_policy(policy: Policy, facts: ApprovalFacts) -> PolicyResult:
             return evaluate_rule(rules[node], facts, standing, dismissed, teams)
         return _combine(node.kind, [walk(child) for child in node.children])
 
-    tree = walk(policy.approval)
-    disapprovers = policy.disapprovers()
+    tree = walk(policy.approval_for(facts.kind))
+    disapprovers = policy.disapprovers(facts.kind)
     rejections: list[Rejection] = []
     ignored_rejections: list[Ignored] = []
     for review in standing.values():

@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from bs.core.names import LOGIN, TEAM_NAME
+from bs.core.request import RequestKind
 
 Login = Annotated[str, Field(pattern=LOGIN)]
 ReviewFactState = Literal["APPROVED", "CHANGES_REQUESTED", "COMMENTED", "DISMISSED"]
@@ -49,7 +50,14 @@ class ReviewFact(_Strict):
 class ApprovalFacts(_Strict):
     """What the policy is evaluated on."""
 
-    requester: Login = Field(description="the pull request's author")
+    kind: RequestKind = Field(
+        default="release",
+        description="which approval applies: the policy's emergency or rollback rule, or the "
+        "normal one (a release, a follow-up)",
+    )
+    requester: Login = Field(
+        description="who asked: the pull request's author; for a follow-up, the emergency's requester"
+    )
     head: str = Field(default="head", description="the pull request's head commit")
     reviews: list[ReviewFact] = Field(default_factory=list, description="oldest first")
     contributors: dict[Login, str] = Field(

@@ -16,6 +16,7 @@ at the release itself (the app's diff FROM..TO), not at the request file.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -31,7 +32,8 @@ from pydantic import (
 
 from bs.core.globs import check_glob
 from bs.core.names import LOGIN, TEAM_NAME
-from bs.core.slots import Schedule
+from bs.core.request import RequestKind
+from bs.core.slots import Duration, Schedule, parse_duration
 
 #: all_of / any_of may nest this deep (the top group counts as 1).
 MAX_NESTING = 5
@@ -208,6 +210,42 @@ Node = Annotated[
 Group.model_rebuild()
 
 
+class EmergencyRule(_Strict):
+    """Break-glass: what `bs open-request --emergency` needs, and its slot."""
+
+    approval: Node = Field(description="a rule's name, or all_of / any_of of them")
+    slot: Duration = Field(
+        default="1h",
+        description="how long an emergency's deploy slot lasts, from the merge; "
+        "deploy windows and freezes do not hold an emergency back",
+    )
+    review_within: Duration = Field(
+        default="3d",
+        description="the follow-up review under the normal rules is overdue (and `bs audit` "
+        "fails) when not approved this long after the emergency deploy",
+    )
+
+    @field_validator("slot")
+    @classmethod
+    def _slot_length(cls, value: str) -> str:
+        if not timedelta(minutes=5) <= parse_duration(value) <= timedelta(days=1):
+            raise ValueError(f"an emergency slot lasts between 5m and 1d, not {value}")
+        return value
+
+    @field_validator("review_within")
+    @classmethod
+    def _review_time(cls, value: str) -> str:
+        if not timedelta(hours=1) <= parse_duration(value) <= timedelta(days=90):
+            raise ValueError(f"review_within is between 1h and 90d, not {value}")
+        return value
+
+
+class RollbackRule(_Strict):
+    """What `bs open-request --rollback` needs; the slot is the policy's usual one."""
+
+    approval: Node = Field(description="a rule's name, or all_of / any_of of them")
+
+
 class Policy(_Strict):
     """One approval policy, referenced by apps in ``policies/apps.yaml``."""
 
@@ -225,12 +263,21 @@ class Policy(_Strict):
         default=None, description="who may reject; absent: anyone who may approve under some rule"
     )
     rules: list[Rule] = Field(min_length=1)
+    emergency: EmergencyRule | None = Field(
+        default=None,
+        description="break-glass requests (--emergency); absent: the policy allows none",
+    )
+    rollback: RollbackRule | None = Field(
+        default=None,
+        description="requests back to an older release (--rollback); absent: they need "
+        "the approval above, like any release",
+    )
     deploy: Schedule = Field(
         default_factory=Schedule,
         description="when approved releases may be deployed: slot length, windows, freezes",
     )
 
-    @field_validator("requesters", "disapproval", mode="before")
+    @field_validator("requesters", "disapproval", "emergency", "rollback", mode="before")
     @classmethod
     def _people_given(cls, value: Any, info: ValidationInfo) -> Any:
         return _present(value, f"{info.field_name}:")
@@ -246,7 +293,7 @@ class Policy(_Strict):
                     f"two rules are named '{name}': give each rule its own name",
                 )
             seen.add(name)
-        for ref, depth, loc in _walk(self.approval, 0, ("approval",)):
+        for ref, depth, loc in self._nodes():
             if depth > MAX_NESTING:
                 raise PlacedError(
                     loc,
@@ -260,11 +307,35 @@ class Policy(_Strict):
                 )
         return self
 
+    def _nodes(self) -> Iterator[tuple[str | None, int, Loc]]:
+        yield from _walk(self.approval, 0, ("approval",))
+        if self.emergency is not None:
+            yield from _walk(self.emergency.approval, 0, ("emergency", "approval"))
+        if self.rollback is not None:
+            yield from _walk(self.rollback.approval, 0, ("rollback", "approval"))
+
+    def approval_for(self, kind: RequestKind) -> Node:
+        """The approval a request of `kind` needs. A follow-up needs the normal one. Without
+        its section, an emergency or a rollback needs the normal one too (never less);
+        `bs open-request --emergency` refuses a policy that has none."""
+        if kind == "emergency" and self.emergency is not None:
+            return self.emergency.approval
+        if kind == "rollback" and self.rollback is not None:
+            return self.rollback.approval
+        return self.approval
+
+    def schedule_for(self, kind: RequestKind) -> Schedule:
+        """When a request of `kind` may be deployed once merged: an emergency's own slot,
+        from the merge, held back by no window or freeze; otherwise the policy's schedule."""
+        if kind == "emergency" and self.emergency is not None:
+            return Schedule(slot=self.emergency.slot, timezone=self.deploy.timezone)
+        return self.deploy
+
     def rule(self, name: str) -> Rule:
         return next(rule for rule in self.rules if rule.name == name)
 
     def referenced_rules(self) -> set[str]:
-        return {name for name, _, _ in _walk(self.approval, 0, ()) if name is not None}
+        return {name for name, _, _ in self._nodes() if name is not None}
 
     def teams(self) -> set[str]:
         """Every team the policy names."""
@@ -281,14 +352,20 @@ class Policy(_Strict):
                 found.update(people.users)
         return found
 
-    def approvers(self) -> People:
-        """Everyone some rule may count: the people asked to review."""
-        users = sorted({u for rule in self.rules for u in rule.requires.users})
-        teams = sorted({t for rule in self.rules for t in rule.requires.teams})
+    def approvers(self, kind: RequestKind | None = None) -> People:
+        """Everyone some rule may count (of those `kind`'s approval names): the people
+        asked to review."""
+        if kind is None:
+            rules = self.rules
+        else:
+            named = {n for n, _, _ in _walk(self.approval_for(kind), 0, ()) if n is not None}
+            rules = [rule for rule in self.rules if rule.name in named]
+        users = sorted({u for rule in rules for u in rule.requires.users})
+        teams = sorted({t for rule in rules for t in rule.requires.teams})
         return People(users=users, teams=teams)
 
-    def disapprovers(self) -> People:
-        return self.disapproval if self.disapproval is not None else self.approvers()
+    def disapprovers(self, kind: RequestKind | None = None) -> People:
+        return self.disapproval if self.disapproval is not None else self.approvers(kind)
 
 
 Loc = tuple[int | str, ...]

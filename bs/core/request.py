@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 from bs.core.ids import REQUEST_ID_PATTERN
 from bs.core.names import APP_NAME, COMMIT_SHA, EMAIL, LOGIN, REPO_PATH, SHA256_HEX, TAG_NAME
@@ -14,6 +21,9 @@ from bs.core.names import APP_NAME, COMMIT_SHA, EMAIL, LOGIN, REPO_PATH, SHA256_
 MAX_REASON_CHARS = 2000
 #: Counts in a request file are at most this (git could not produce more).
 MAX_COUNT = 10**12
+
+#: What a request asks for; the policy's rule follows from it (see `ReleaseRequest.kind`).
+RequestKind = Literal["release", "rollback", "emergency", "follow-up"]
 
 CommitSha = Annotated[str, Field(pattern=COMMIT_SHA, description="a full commit id")]
 
@@ -56,11 +66,28 @@ class ReleaseRequest(_Strict):
     requested_by: Annotated[str, Field(pattern=LOGIN)]
     requested_at: datetime = Field(description="UTC, ISO 8601")
     from_: VersionRef | None = Field(
-        alias="from", description="what was deployed when requested; null for a first deploy"
+        alias="from",
+        description="what was deployed when requested; null for a first deploy. For a "
+        "follow-up, what was deployed before the emergency",
     )
     to: VersionRef
     patch: PatchInfo
     reason: str | None = None
+    emergency: bool = Field(
+        default=False,
+        description="break-glass: the policy's emergency rule and slot apply, and once deployed "
+        "the release is reviewed again under the normal rules by a follow-up request",
+    )
+    rollback: bool = Field(
+        default=False,
+        description="back to a release older than the deployed one: the patch is the reverse "
+        "diff, and the policy's rollback rule applies",
+    )
+    follow_up_of: Annotated[str, Field(pattern=REQUEST_ID_PATTERN)] | None = Field(
+        default=None,
+        description="the emergency request this one reviews after it was deployed: it needs "
+        "the normal rules, and merging it mints no deploy link",
+    )
     requester_email: Annotated[str, Field(pattern=EMAIL)] | None = Field(
         default=None,
         description="where the requester asked to be told the outcome, when the forge "
@@ -74,6 +101,34 @@ class ReleaseRequest(_Strict):
             raise ValueError("requested_at must carry a time zone (UTC, ending in Z)")
         # The file keeps whole seconds; so does the model, so both compare equal.
         return value.astimezone(UTC).replace(microsecond=0)
+
+    @model_validator(mode="after")
+    def _kinds(self) -> ReleaseRequest:
+        if self.emergency and not (self.reason or "").strip():
+            raise ValueError("an emergency request must give its reason")
+        if self.follow_up_of is not None and self.emergency:
+            raise ValueError("a follow-up request reviews an emergency; it is not one itself")
+        if self.follow_up_of == self.id:
+            raise ValueError("a request cannot follow itself up")
+        return self
+
+    @property
+    def kind(self) -> RequestKind:
+        """Which of the policy's approval rules applies: emergency wins over rollback."""
+        if self.follow_up_of is not None:
+            return "follow-up"
+        if self.emergency:
+            return "emergency"
+        return "rollback" if self.rollback else "release"
+
+    @property
+    def label(self) -> str:
+        """``Emergency rollback``, ``Rollback``, ``Follow-up review``, ``Release``: for titles."""
+        if self.follow_up_of is not None:
+            return "Follow-up review"
+        if self.emergency:
+            return "Emergency rollback" if self.rollback else "Emergency release"
+        return "Rollback" if self.rollback else "Release"
 
     @field_serializer("requested_at")
     def _iso(self, value: datetime) -> str:
@@ -92,8 +147,12 @@ class ReleaseRequest(_Strict):
         """Plain data, keys in file order, ready to dump as YAML. An address not recorded
         is left out, so requests written before it existed read back the same."""
         document = self.model_dump(mode="json", by_alias=True)
-        if document.get("requester_email") is None:
-            document.pop("requester_email", None)
+        for key in ("requester_email", "follow_up_of"):
+            if document.get(key) is None:
+                document.pop(key, None)
+        for key in ("emergency", "rollback"):
+            if document.get(key) is False:
+                document.pop(key, None)
         return document
 
 

@@ -134,7 +134,11 @@ def test_open_request_json_branch_yaml_and_pull_request(world: World, tmp_path: 
 
     data = as_json(world.bs("open-request", "frontend", "release_3", "--json", "-r", "Fix it"))
 
-    assert set(data) == {"id", "request_file", "patch_file", "patch_sha256", "pull_request"}
+    assert set(data) == {
+        "id", "kind", "emergency", "rollback", "request_file", "patch_file", "patch_sha256",
+        "pull_request",
+    }  # fmt: skip
+    assert (data["kind"], data["emergency"], data["rollback"]) == ("release", False, False)
     request_id = data["id"]
     assert data["request_file"] == f"requests/frontend/{request_id}.yaml"
     assert data["patch_file"] == f"requests/frontend/{request_id}.patch"
@@ -433,7 +437,7 @@ def test_dry_run_pushes_nothing(world: World, tmp_path: Path) -> None:
     assert data["pull_request"] is None
     assert {"id", "request_file", "patch_file", "patch_sha256", "pull_request"} <= set(data)
     assert set(data) - {"id", "request_file", "patch_file", "patch_sha256", "pull_request"} <= {
-        "dry_run_dir"
+        "dry_run_dir", "kind", "emergency", "rollback"
     }
     assert request_branches(world) == []
     assert pull_records(world) == []

@@ -184,6 +184,7 @@ def closed(cli: CliContext, number: int | None, event_path: Path | None, as_json
       bs hook closed --event "$GITHUB_EVENT_PATH"
       bs hook closed     # in GitHub Actions: the same
     """
+    from bs.usecases.follow_up import FollowUpApproved
     from bs.usecases.hook_closed import NotARequest, Removal
     from bs.usecases.hook_merged import EXIT_NOT_MET, AlreadyMinted
     from bs.usecases.hook_refused import RefusedMerge
@@ -203,6 +204,20 @@ def closed(cli: CliContext, number: int | None, event_path: Path | None, as_json
             click.echo(
                 f"#{pr} is not a release request bs can read ({outcome.why}): nothing to do."
             )
+        return
+    if isinstance(outcome, FollowUpApproved):
+        if as_json:
+            emit_json({"pull_request": pr, "outcome": "follow-up-approved", "minted": False,
+                       "follows_up": outcome.request.follow_up_of,
+                       "approvers": list(outcome.approvers), "emailed": list(outcome.emailed)})  # fmt: skip
+        else:
+            click.echo(
+                f"Follow-up #{pr} approved: emergency request {outcome.request.follow_up_of} of "
+                f"{outcome.request.app} is now reviewed (by {', '.join(outcome.approvers)})."
+            )
+            click.echo("No deploy link minted: the release is out already.")
+            if outcome.emailed:
+                click.echo(f"Emailed {', '.join(outcome.emailed)}.")
         return
     if isinstance(outcome, AlreadyMinted):
         if as_json:

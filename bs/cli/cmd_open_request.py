@@ -15,6 +15,18 @@ from bs.core.words import count_noun
 @click.argument("tag")
 @click.option("--reason", "-r", metavar="TEXT", help="Why this release: shown to reviewers.")
 @click.option(
+    "--emergency",
+    is_flag=True,
+    help="Break-glass: the policy's emergency rule and its short slot apply (needs --reason); "
+    "once deployed, bs opens a follow-up request under the normal rules.",
+)
+@click.option(
+    "--rollback",
+    is_flag=True,
+    help="Go back to TAG, older than what is deployed: the patch is the reverse diff and the "
+    "policy's rollback rule applies.",
+)
+@click.option(
     "--dry-run",
     is_flag=True,
     help="Do everything but push the branch and open the pull request; the files go to a "
@@ -23,7 +35,14 @@ from bs.core.words import count_noun
 @json_option
 @pass_cli
 def open_request(
-    cli: CliContext, app: str, tag: str, reason: str | None, dry_run: bool, as_json: bool
+    cli: CliContext,
+    app: str,
+    tag: str,
+    reason: str | None,
+    emergency: bool,
+    rollback: bool,
+    dry_run: bool,
+    as_json: bool,
 ) -> None:
     """Ask for a release of APP at TAG.
 
@@ -35,6 +54,8 @@ def open_request(
     Example:
       bs open-request frontend release_4573 --reason "Fix the cookie banner"
       bs open-request frontend release_4573 --dry-run --json
+      bs open-request frontend release_4571 --rollback --reason "4572 breaks search"
+      bs open-request frontend release_4574 --emergency --reason "Fix the outage"
     """
     import secrets
     from datetime import UTC, datetime
@@ -49,6 +70,8 @@ def open_request(
         tag,
         reason=reason,
         dry_run=dry_run,
+        emergency=emergency,
+        rollback=rollback,
         now=lambda: datetime.now(UTC),
         random_bytes=secrets.token_bytes,
         progress=progress,
@@ -58,6 +81,9 @@ def open_request(
     pull = result.pull_request
     data = {
         "id": result.request.id,
+        "kind": result.request.kind,
+        "emergency": result.request.emergency,
+        "rollback": result.request.rollback,
         "request_file": result.request_file,
         "patch_file": result.patch_file,
         "patch_sha256": result.patch.sha256,
@@ -71,9 +97,11 @@ def open_request(
     request = result.request
     since = request.from_.tag or request.from_.commit[:12] if request.from_ else "nothing deployed"
     stats = request.patch
-    click.echo(f"Request {request.id}: {app} {since} -> {tag}")
+    click.echo(f"{request.noun} {request.id}: {app} {since} -> {tag}")
+    undone = " undone" if request.rollback else ""
     click.echo(
-        f"  {count_noun(stats.commits, 'commit')}, {count_noun(stats.files_changed, 'file')} changed, "
+        f"  {count_noun(stats.commits, 'commit')}{undone}, "
+        f"{count_noun(stats.files_changed, 'file')} changed, "
         f"+{stats.insertions} -{stats.deletions}"
     )
     click.echo(f"  patch {result.patch_file} sha256 {stats.sha256}")

@@ -53,6 +53,7 @@ def opened_markdown(pr: int, sent: ReviewMail) -> str:
 
 
 def closed_markdown(pr: int, outcome: object) -> str:
+    from bs.usecases.follow_up import FollowUpApproved
     from bs.usecases.hook_closed import NotARequest, Removal
     from bs.usecases.hook_merged import AlreadyMinted, MintedLink
     from bs.usecases.hook_refused import RefusedMerge
@@ -61,6 +62,12 @@ def closed_markdown(pr: int, outcome: object) -> str:
         return (
             f"### bs hook closed: nothing to do for #{pr}\n\n"
             f"#{pr} is not a release request bs can read: {md_escape(outcome.why)}\n"
+        )
+    if isinstance(outcome, FollowUpApproved):
+        return (
+            f"### bs hook closed: follow-up #{pr} approved\n\n"
+            f"Emergency request `{outcome.request.follow_up_of}` is now reviewed under the normal "
+            f"rules, by {md_escape(', '.join(outcome.approvers))}. No deploy link is minted.\n"
         )
     if isinstance(outcome, AlreadyMinted):
         return (

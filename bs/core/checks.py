@@ -59,6 +59,11 @@ class IntegrityFacts:
     deployed_now: str | None = None
     #: Whether TO descends from FROM (None for a first deploy).
     to_descends: bool | None = None
+    #: For a rollback: whether FROM descends from TO.
+    from_descends: bool | None = None
+    #: For a follow-up: the emergency request it reviews, as on the default branch.
+    followed: ReleaseRequest | None = None
+    followed_error: str | None = None
     digest_from_git: str | None = None
     digest_of_patch_file: str | None = None
     patch_error: str | None = None
@@ -208,6 +213,8 @@ def _check_request(facts: IntegrityFacts, located: RequestFiles, add: _Add) -> b
             "request", False,
             f"reason is {len(request.reason)} characters: at most {MAX_REASON_CHARS}",
         )  # fmt: skip
+    if request.follow_up_of is not None:
+        return _check_follow_up(facts, request, add)
     if request.requested_by.lower() != facts.author.lower():
         return add(
             "request", False,
@@ -215,6 +222,40 @@ def _check_request(facts: IntegrityFacts, located: RequestFiles, add: _Add) -> b
             "a request is opened by its requester",
         )  # fmt: skip
     return add("request", True, f"request {request.id} by {request.requested_by} is valid")
+
+
+def _check_follow_up(facts: IntegrityFacts, request: ReleaseRequest, add: _Add) -> bool:
+    """A follow-up may be opened by anyone (bs opens it after the emergency deploy); what
+    makes it one is that it describes exactly the emergency merged on the default branch."""
+    followed = facts.followed
+    if followed is None:
+        return add(
+            "request", False,
+            facts.followed_error or f"emergency request {request.follow_up_of} could not be read",
+        )  # fmt: skip
+    if not followed.emergency:
+        return add(
+            "request", False,
+            f"request {followed.id} is not an emergency: only emergencies are followed up",
+        )  # fmt: skip
+    same = (
+        followed.app == request.app
+        and followed.from_ == request.from_
+        and followed.to == request.to
+        and followed.rollback == request.rollback
+        and followed.patch.sha256 == request.patch.sha256
+        and followed.requested_by.lower() == request.requested_by.lower()
+    )
+    if not same:
+        return add(
+            "request", False,
+            f"it does not describe emergency request {followed.id} (app, requester, from, to "
+            "and patch digest must be the same): a follow-up reviews exactly what was deployed",
+        )  # fmt: skip
+    return add(
+        "request", True,
+        f"follow-up {request.id} reviews emergency request {followed.id} by {followed.requested_by}",
+    )  # fmt: skip
 
 
 def _check_pusher(facts: IntegrityFacts, add: _Add) -> None:

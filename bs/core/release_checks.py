@@ -58,6 +58,10 @@ def _check_tag(facts: IntegrityFacts, request: ReleaseRequest, add: _Add) -> Non
 
 
 def _check_deployed(facts: IntegrityFacts, request: ReleaseRequest, add: _Add) -> None:
+    if request.follow_up_of is not None:
+        # Reviewed after the fact: the emergency it follows moved what is deployed.
+        add("deployed", True, "a follow-up: what is deployed now does not matter")
+        return
     pinned = request.from_
     pinned_from = pinned.commit if pinned else None
     if facts.deployed_now != pinned_from:
@@ -84,6 +88,9 @@ def _check_deployed(facts: IntegrityFacts, request: ReleaseRequest, add: _Add) -
 
 
 def _check_newer(facts: IntegrityFacts, request: ReleaseRequest, add: _Add) -> None:
+    if request.rollback:
+        _check_older(facts, request, add)
+        return
     to, pinned, scheme = request.to, request.from_, facts.scheme
     label = to.tag or to.commit[:12]
     if pinned is None:
@@ -110,6 +117,37 @@ def _check_newer(facts: IntegrityFacts, request: ReleaseRequest, add: _Add) -> N
         )  # fmt: skip
     else:
         add("ancestry", True, f"{label} descends from the deployed {pinned.commit[:12]}")
+
+
+def _check_older(facts: IntegrityFacts, request: ReleaseRequest, add: _Add) -> None:
+    to, pinned, scheme = request.to, request.from_, facts.scheme
+    label = to.tag or to.commit[:12]
+    if pinned is None:
+        add("ancestry", False, "a rollback from nothing deployed: there is nothing to roll back")
+    elif to.commit == pinned.commit:
+        add("ancestry", False, f"{label} is what is deployed: there is nothing to roll back")
+    elif not facts.from_descends:
+        add(
+            "ancestry", False,
+            f"the deployed {pinned.commit[:12]} does not descend from {label}: it is no rollback",
+        )  # fmt: skip
+    elif (
+        scheme is not None
+        and to.tag is not None
+        and pinned.tag is not None
+        and scheme.matches(to.tag)
+        and scheme.matches(pinned.tag)
+        and scheme.compare(to.tag, pinned.tag) >= 0
+    ):
+        add(
+            "ancestry", False,
+            f"{to.tag} does not come before the deployed {pinned.tag} in the tag scheme, "
+            "although the deployed commit descends from it",
+        )  # fmt: skip
+    else:
+        add(
+            "ancestry", True, f"a rollback: the deployed {pinned.commit[:12]} descends from {label}"
+        )
 
 
 def _check_digest(facts: IntegrityFacts, request: ReleaseRequest, add: _Add) -> None:

@@ -130,6 +130,11 @@ class ReleaseRequest(_Strict):
             return "Emergency rollback" if self.rollback else "Emergency release"
         return "Rollback" if self.rollback else "Release"
 
+    @property
+    def noun(self) -> str:
+        """``Request`` for a release; ``Rollback request``, ``Emergency release request``…"""
+        return "Request" if self.kind == "release" else f"{self.label} request"
+
     @field_serializer("requested_at")
     def _iso(self, value: datetime) -> str:
         return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

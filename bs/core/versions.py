@@ -59,7 +59,8 @@ def judge_newer(
         raise BsError(
             f"{app}: {requested.label()} does not contain the deployed {deployed.label()}: "
             "it is older (a rollback) or on another line of history (a fork). "
-            f"Ask for a tag made after {deployed.tag or deployed.commit[:12]} (see `bs tags {app}`)."
+            f"Ask for a tag made after {deployed.tag or deployed.commit[:12]} (see `bs tags {app}`), "
+            "or, to go back to it, add --rollback."
         )
     if _both_in_scheme(scheme, deployed.tag, requested.tag) and (
         scheme.compare(requested.tag, deployed.tag) <= 0  # type: ignore[arg-type]
@@ -68,6 +69,41 @@ def judge_newer(
             f"{app}: {requested.tag} does not come after the deployed {deployed.tag} "
             f"in the tag scheme ({scheme.describe()}), although its commit descends from it. "
             "Tag the release with a later number and ask for that."
+        )
+
+
+def judge_older(
+    app: str,
+    scheme: TagScheme,
+    deployed: Version | None,
+    requested: Version,
+    *,
+    deployed_contains_requested: bool,
+) -> None:
+    """Refuse a rollback that is not strictly older than what is deployed: the release
+    must be in the deployed commit's history and, both being scheme tags, come before it."""
+    if deployed is None:
+        raise BsError(
+            f"{app}: nothing is deployed, so there is nothing to roll back. "
+            f"Ask for {requested.tag or requested.commit[:12]} without --rollback."
+        )
+    if deployed.commit == requested.commit:
+        raise BsError(
+            f"{app}: {requested.label()} is what is deployed now: nothing to roll back. "
+            f"Ask for an older tag (see `bs tags {app}`)."
+        )
+    if not deployed_contains_requested:
+        raise BsError(
+            f"{app}: {requested.label()} is not in the history of the deployed {deployed.label()}: "
+            "a rollback goes back to an earlier release. If it is newer, ask without --rollback."
+        )
+    if _both_in_scheme(scheme, deployed.tag, requested.tag) and (
+        scheme.compare(requested.tag, deployed.tag) >= 0  # type: ignore[arg-type]
+    ):
+        raise BsError(
+            f"{app}: {requested.tag} does not come before the deployed {deployed.tag} in the tag "
+            f"scheme ({scheme.describe()}), although the deployed commit descends from it: "
+            "it is not a rollback."
         )
 
 

@@ -18,7 +18,7 @@ from bs.core.evaluate import evaluate_policy
 from bs.core.facts import ApprovalFacts
 from bs.core.policy import Policy
 from bs.core.pulls import PullRequest
-from bs.core.request import ReleaseRequest
+from bs.core.request import ReleaseRequest, request_file_path
 from bs.core.verdict import STATUS_CONTEXT, Verdict, error_verdict, judge
 from bs.core.words import count_noun
 from bs.errors import BsError
@@ -43,10 +43,28 @@ class CheckReport:
 
 def trusted_policies(forge: Forge, requests_repo: str, branch: str) -> Policies:
     """``policies/`` as on the requests repo's default branch, as the forge has it now."""
+    commit = default_commit(forge, requests_repo, branch)
+    return Policies(CommitTree(forge.git_dir(requests_repo), commit, branch))
+
+
+def default_commit(forge: Forge, requests_repo: str, branch: str) -> str:
     commit = forge.resolve_branch(requests_repo, branch)
     if commit is None:
         raise BsError(f"{requests_repo} has no default branch {branch}: push it first.")
-    return Policies(CommitTree(forge.git_dir(requests_repo), commit, branch))
+    return commit
+
+
+def followed_emergency(
+    forge: Forge, requests_repo: str, branch: str, request: ReleaseRequest
+) -> tuple[ReleaseRequest | None, str | None]:
+    """The emergency request a follow-up reviews, as merged on the default branch."""
+    assert request.follow_up_of is not None
+    path = request_file_path(request.app, request.follow_up_of)
+    commit = default_commit(forge, requests_repo, branch)
+    found, error = read_request(forge.git_dir(requests_repo), commit, path)
+    if found is None and error is not None and "is not in the pull request's head" in error:
+        error = f"{path} is not on {branch}: a follow-up reviews a merged emergency request"
+    return found, error
 
 
 def check_pull_request(
@@ -108,7 +126,14 @@ def _check(
         release, integrity = release_facts(
             forge, requests_repo, pull.head_sha, request, app, integrity
         )
-        approval = approval_facts(forge, requests_repo, pull, app.policy, policy, release, pushes)
+        if request.follow_up_of is not None:
+            followed, followed_error = followed_emergency(
+                forge, requests_repo, default_branch, request
+            )
+            integrity = replace(integrity, followed=followed, followed_error=followed_error)
+        approval = approval_facts(
+            forge, requests_repo, pull, request, app.policy, policy, release, pushes
+        )
     checks = run_checks(integrity)
     result = (
         evaluate_policy(policy, approval) if policy is not None and approval is not None else None
@@ -160,7 +185,7 @@ def _heading(pull: PullRequest, request: ReleaseRequest | None) -> list[str]:
         )
         end = request.to.tag or request.to.commit[:12]
         lines.append(
-            f"Request {request.id}: {request.app} {start} -> {end}, "
+            f"{request.noun} {request.id}: {request.app} {start} -> {end}, "
             f"{count_noun(request.patch.files_changed, 'file')}, "
             f"+{request.patch.insertions} -{request.patch.deletions}, {count_noun(request.patch.commits, 'commit')}"
         )

@@ -25,6 +25,7 @@ from bs.errors import BsError
 from bs.patchcheck import digest_committed_patch
 from bs.patchfile import hash_patch
 from bs.ports import Forge
+from bs.usecases.releases import release_commits
 from bs.validation import validate_document
 from bs.yamlio import MAX_YAML_BYTES, parse_yaml_with_lines
 
@@ -90,8 +91,12 @@ def release_facts(
     changes["to_descends"] = pinned_from is not None and gitcmd.is_ancestor(
         git_dir, pinned_from, to
     )
+    if request.rollback:
+        changes["from_descends"] = pinned_from is not None and gitcmd.is_ancestor(
+            git_dir, to, pinned_from
+        )
     digest, stats = hash_patch(git_dir, pinned_from, to)
-    commits = gitcmd.count_commits(git_dir, pinned_from, to)
+    commits = release_commits(git_dir, pinned_from, to, rollback=request.rollback)
     changes["digest_from_git"] = digest
     changes["stats_from_git"] = (stats.files_changed, stats.insertions, stats.deletions, commits)
     release = ReleaseFacts(
@@ -127,6 +132,7 @@ def approval_facts(
     forge: Forge,
     repo: str,
     pull: PullRequest,
+    request: ReleaseRequest,
     policy_name: str,
     policy: Policy,
     release: ReleaseFacts,
@@ -147,7 +153,12 @@ def approval_facts(
             contributors.setdefault(commit.author, "authored a commit on the request's branch")
         if commit.committer:
             contributors.setdefault(commit.committer, "committed on the request's branch")
-    for login in [c for c in contributors if c.lower() == pull.author.lower()]:
+    # A follow-up's pull request is opened by bs (or anyone): its requester is the
+    # emergency's, and whoever opened it is one more contributor.
+    requester = request.requested_by if request.follow_up_of is not None else pull.author
+    if requester.lower() != pull.author.lower():
+        contributors.setdefault(pull.author, "opened the follow-up pull request")
+    for login in [c for c in contributors if c.lower() == requester.lower()]:
         del contributors[login]
     teams: dict[str, list[str]] = {}
     for team in sorted(policy.teams()):
@@ -160,7 +171,8 @@ def approval_facts(
             )
         teams[team] = sorted(forge.team_members(team))
     return ApprovalFacts(
-        requester=pull.author,
+        kind=request.kind,
+        requester=requester,
         head=pull.head_sha,
         reviews=[
             ReviewFact(user=r.user, state=r.state, commit=r.commit_id, body=r.body) for r in reviews

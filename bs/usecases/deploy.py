@@ -211,6 +211,10 @@ def run_deploy(
         except BsError as exc:
             summary += f"; but the deployed version could not be recorded: {exc.message}"
             write(summary)
+    follow_up = ""
+    if ok and request.emergency:
+        follow_up = emergency_follow_up(ctx, verified, deployment.pull_request)
+        write(follow_up)
     done.set()
     renewer.join()
     store.finish(
@@ -220,7 +224,8 @@ def run_deploy(
     final = store.get(deployment.id)
     if final is not None:
         try:
-            deliver(ctx.mailer, prepare(ctx.config.mail, [outcome_mail(ctx, final)], ctx.now))
+            mail = outcome_mail(ctx, final, follow_up)
+            deliver(ctx.mailer, prepare(ctx.config.mail, [mail], ctx.now))
         except BsError as exc:
             log.warning("could not email the outcome of deployment %s: %s", deployment.id, exc)
     return outcome
@@ -252,7 +257,29 @@ def tag_moved(forge: Forge, verified: Verified) -> str | None:
     return None if now == to.commit else now
 
 
-def outcome_mail(ctx: DeployContext, deployment: Deployment) -> Outgoing:
+def emergency_follow_up(ctx: DeployContext, verified: Verified, pull_request: int) -> str:
+    """Open the follow-up review of an emergency just deployed; what happened, as a line."""
+    from bs.usecases.follow_up import open_follow_up
+
+    request = verified.request
+    try:
+        opened = open_follow_up(
+            ctx.forge, ctx.config, request, now=ctx.now, emergency_pull=pull_request
+        )
+    except BsError as exc:
+        return (
+            f"EMERGENCY: the follow-up review could not be opened ({exc.message}); open it "
+            f"with `bs follow-up {request.app} {request.id}`"
+        )
+    if opened.pull is None:
+        return f"EMERGENCY: its follow-up {opened.request_id} was reviewed already"
+    return (
+        f"EMERGENCY: follow-up review opened, under the normal rules: pull request "
+        f"#{opened.pull.number} {opened.pull.url}"
+    )
+
+
+def outcome_mail(ctx: DeployContext, deployment: Deployment, follow_up: str = "") -> Outgoing:
     record = deployment.record
     people = [deployment.requester] + [a["user"] for a in record.get("approvers", [])]
     addresses = []
@@ -264,9 +291,20 @@ def outcome_mail(ctx: DeployContext, deployment: Deployment) -> Outgoing:
     to_label = to["tag"] or to["commit"][:12]
     word = {"succeeded": "Deployed", "failed": "Deploy failed"}.get(deployment.state, "Deploy")
     start = record.get("from")
+    marks = [
+        w
+        for w, on in (("EMERGENCY", record.get("emergency")), ("ROLLBACK", record.get("rollback")))
+        if on
+    ]
+    notice = " ".join(
+        [
+            *(["A rollback to an older release."] if record.get("rollback") else []),
+            *([follow_up] if follow_up else []),
+        ]
+    )
     return Outgoing(
         template="deployed",
-        subject=f"[{deployment.app}] {word}: {to_label}",
+        subject=f"{' '.join([f'[{deployment.app}]', *marks])} {word}: {to_label}",
         to=tuple(addresses),
         context={
             "title": f"{word}: {deployment.app} {to_label}",
@@ -280,6 +318,7 @@ def outcome_mail(ctx: DeployContext, deployment: Deployment) -> Outgoing:
             if deployment.finished_at else "",
             "page": f"{ctx.config.gateway.url.rstrip('/')}/deployments/{deployment.id}",
             "url": deployment.url or "", "pull_number": deployment.pull_request,
+            "notice": notice,
         },
         thread=f"{deployment.app}/{record['request']}",
     )  # fmt: skip

@@ -34,6 +34,7 @@ from bs.usecases.notify import (
     prepare,
     release_context,
     requester_address,
+    subject_tag,
 )
 
 
@@ -121,7 +122,7 @@ def remove_denied_request(
     }
     outgoing = Outgoing(
         template="rejected",
-        subject=f"[{request.app}] {context['to_label']} request #{pull.number} {how} by {denier}",
+        subject=f"{subject_tag(request)} {context['to_label']} request #{pull.number} {how} by {denier}",
         to=(address,),
         context=context,
         thread=f"{request.app}/{request.id}",

@@ -24,6 +24,7 @@ from bs.errors import BsError
 from bs.mail.compose import Outgoing
 from bs.ports import Forge, Mailer
 from bs.usecases.check import CheckReport
+from bs.usecases.follow_up import FollowUpApproved, record_follow_up
 from bs.usecases.hook_closed import NotARequest, read_request_report
 from bs.usecases.hook_refused import RefusedMerge, refuse_merged, refuse_unreadable
 from bs.usecases.notify import (
@@ -33,6 +34,7 @@ from bs.usecases.notify import (
     prepare,
     release_context,
     requester_address,
+    subject_tag,
 )
 
 #: bs hook closed's exit status when a merged request's policy is not met.
@@ -117,6 +119,9 @@ def approval_record(report: CheckReport, approvals: list[Approval], slot: Slot) 
         "patch_sha256": request.patch.sha256,
         "patch_file": request.patch.file,
         "policy": report.verdict.policy_name,
+        "kind": request.kind,
+        "emergency": request.emergency,
+        "rollback": request.rollback,
         "slot": {
             "start": _iso(slot.start),
             "end": _iso(slot.end),
@@ -145,8 +150,9 @@ def mint_for_merged(
             "slot cannot be placed: no deploy link was minted."
         )
     merged_at = pull.merged_at.astimezone(UTC)
+    schedule = policy.schedule_for(request.kind)
     try:
-        slot = deploy_slot(merged_at, policy.deploy)
+        slot = deploy_slot(merged_at, schedule)
     except NoSlot as exc:
         raise BsError(f"{exc}: no deploy link was minted. Fix the policy's freezes.") from None
     if now() >= slot.end:
@@ -168,11 +174,12 @@ def mint_for_merged(
     )  # fmt: skip
     token = mint_link_token(claims, keyring, random_bytes(NONCE_BYTES))
     context = release_context(request, app, pull) | {
-        "title": f"Approved: deploy {request.app} {request.to.tag or request.to.commit[:12]}",
+        "title": f"Approved: deploy {request.app} {request.to.tag or request.to.commit[:12]}"
+        + (f" ({request.label.lower()})" if request.kind != "release" else ""),
         "link": link_url(config.gateway.url, token),
         "slot_start": describe_instant(slot.start, zone),
         "slot_end": describe_instant(slot.end, zone),
-        "slot_length": policy.deploy.slot,
+        "slot_length": schedule.slot,
         "waited_for": list(slot.waited_for),
         "cut_short_by": slot.cut_short_by or "",
         "approvals": [
@@ -183,7 +190,7 @@ def mint_for_merged(
     }
     outgoing = Outgoing(
         template="approved",
-        subject=f"[{request.app}] Approved: your deploy link for {context['to_label']}",
+        subject=f"{subject_tag(request)} Approved: your deploy link for {context['to_label']}",
         to=(address,),
         context=context,
         thread=f"{request.app}/{request.id}",
@@ -242,13 +249,15 @@ def handle_merged(
     *,
     now: Callable[[], datetime],
     random_bytes: Callable[[int], bytes] = secrets.token_bytes,
-) -> MintedLink | RefusedMerge | AlreadyMinted | NotARequest:
+) -> MintedLink | RefusedMerge | AlreadyMinted | NotARequest | FollowUpApproved:
     report = evaluate_merged(forge, config, pull)
     if isinstance(report, NotARequest):
         if report.touches_requests:  # a broken request merged: as loud as an unapproved one
             return refuse_unreadable(forge, mailer, config, report.report, report.why, now=now)
         return report
-    if report.verdict.outcome == "met":
+    if report.verdict.outcome == "met" and report.request is not None:
+        if report.request.follow_up_of is not None:  # reviewed after the fact: no link
+            return record_follow_up(forge, mailer, config, report, now=now)
         return mint_for_merged(
             forge, mailer, config, report, keyring_loader, now=now, random_bytes=random_bytes
         )

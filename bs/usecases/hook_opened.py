@@ -23,7 +23,14 @@ from bs.errors import BsError
 from bs.mail.compose import Attachment, Outgoing
 from bs.ports import Forge, Mailer
 from bs.usecases.check import check_pull_request
-from bs.usecases.notify import address_of, deliver, prepare, recorded_address, release_context
+from bs.usecases.notify import (
+    address_of,
+    deliver,
+    prepare,
+    recorded_address,
+    release_context,
+    subject_tag,
+)
 
 #: How many commits and files the review mail lists before "and N more".
 LISTED_COMMITS, LISTED_FILES = 50, 100
@@ -119,7 +126,7 @@ def notify_review_list(
     problems = [c.message for c in verdict.checks if c.ok is False]
     listed = _release_lists(forge, app.repo, request, verdict.checks)
     context = release_context(request, app, pull) | {
-        "title": f"Release request: {request.app} {request.to.tag or request.to.commit[:12]}",
+        "title": f"{request.label} request: {request.app} {request.to.tag or request.to.commit[:12]}",
         "verdict": verdict.summary,
         "problems": problems,
         "attached": attach,
@@ -134,7 +141,7 @@ def notify_review_list(
             else f"it is larger than mail carries here ({_size_text(limit)})"
         ),
     }
-    asked, asked_error = _ask_reviewers(forge, repo, pull, report.policy)
+    asked, asked_error = _ask_reviewers(forge, repo, pull, report.policy, request)
     recipients = tuple(app.review_list)
     if not recipients:
         return ReviewMail(
@@ -143,7 +150,7 @@ def notify_review_list(
         )  # fmt: skip
     outgoing = Outgoing(
         template="review",
-        subject=f"[{request.app}] Release request #{number}: "
+        subject=f"{subject_tag(request)} {request.label} request #{number}: "
         f"{context['from_label']} -> {context['to_label']} by {request.requested_by}",
         to=recipients,
         context=context,
@@ -159,13 +166,15 @@ def notify_review_list(
 
 
 def _ask_reviewers(
-    forge: Forge, repo: str, pull: PullRequest, policy: Policy | None
+    forge: Forge, repo: str, pull: PullRequest, policy: Policy | None, request: ReleaseRequest
 ) -> tuple[tuple[str, ...], str]:
-    """Ask the people and teams whose approval counts (never the requester) for a review."""
+    """Ask the people and teams whose approval counts (never the requester) for a review:
+    for an emergency, those of its rule only."""
     if policy is None:
         return (), ""
-    asked = policy.approvers()
-    users = [u for u in asked.users if u.lower() != pull.author.lower()]
+    asked = policy.approvers(request.kind)
+    requester = request.requested_by
+    users = [u for u in asked.users if u.lower() not in (pull.author.lower(), requester.lower())]
     teams = list(asked.teams)
     try:
         forge.request_reviewers(repo, pull.number, users, teams)

@@ -27,6 +27,7 @@ from bs.usecases.notify import (
     release_context,
     requester_address,
     require_address,
+    subject_tag,
     unreadable_context,
 )
 
@@ -70,7 +71,7 @@ def refuse_merged(
     }
     outgoing = Outgoing(
         template="refused",
-        subject=f"[{request.app}] No deploy link: #{pull.number} merged without approval",
+        subject=f"{subject_tag(request)} No deploy link: #{pull.number} merged without approval",
         to=tuple(recipients),
         context=context,
         thread=f"{request.app}/{request.id}",

@@ -9,11 +9,12 @@ from datetime import datetime
 from bs.config import BsConfig
 from bs.core.links import Keyring
 from bs.ports import Forge, Mailer
+from bs.usecases.follow_up import FollowUpApproved
 from bs.usecases.hook_closed import NotARequest, Removal, read_request_report, remove_denied_request
 from bs.usecases.hook_merged import AlreadyMinted, MintedLink, handle_merged
 from bs.usecases.hook_refused import RefusedMerge
 
-ClosedOutcome = MintedLink | RefusedMerge | AlreadyMinted | NotARequest | Removal
+ClosedOutcome = MintedLink | RefusedMerge | AlreadyMinted | NotARequest | Removal | FollowUpApproved
 
 
 def run_closed_hook(

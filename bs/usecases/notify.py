@@ -20,6 +20,7 @@ from bs.errors import BsError
 from bs.mail.compose import Outgoing, render_message
 from bs.ports import Forge, Mailer
 from bs.usecases.check import CheckReport
+from bs.usecases.request_body import kind_notice
 
 BOT_MARK = "<!-- bs:{kind} -->"
 
@@ -57,11 +58,22 @@ def requester_address(forge: Forge, mail: MailCommon, report: CheckReport) -> st
 def unreadable_context(pull: PullRequest, repo: str) -> dict[str, Any]:
     """What messages about a pull request with no readable request can still say."""
     return {
-        "readable": False, "title": "", "app": "(no readable request)", "repo": repo, "request_id": "(none)",
+        "readable": False, "title": "", "notice": "", "kind": "release", "app": "(no readable request)", "repo": repo, "request_id": "(none)",
         "requester": pull.author, "reason": "", "from_label": "?", "to_label": "?",
         "from_commit": "?", "to_commit": "?", "stats": "?", "digest": "?",
         "pull_number": pull.number, "pull_url": pull.url,
     }  # fmt: skip
+
+
+def subject_tag(request: ReleaseRequest) -> str:
+    """``[frontend]``, ``[frontend] EMERGENCY``, ``[frontend] ROLLBACK``: leads every subject,
+    so an unusual request stands out in an inbox."""
+    words = [
+        *(["EMERGENCY"] if request.emergency else []),
+        *(["ROLLBACK"] if request.rollback and request.follow_up_of is None else []),
+        *(["FOLLOW-UP"] if request.follow_up_of is not None else []),
+    ]
+    return " ".join([f"[{request.app}]", *words])
 
 
 def version_label(tag: str | None, commit: str) -> str:
@@ -74,10 +86,13 @@ def release_context(request: ReleaseRequest, app: AppConfig, pull: PullRequest) 
     return {
         "readable": True,
         "title": "",
+        "notice": kind_notice(request),
+        "kind": request.kind,
         "app": request.app,
         "repo": app.repo,
         "request_id": request.id,
-        "requester": pull.author,  # the check made sure requested_by agrees
+        # The check made sure requested_by agrees (a follow-up is opened by bs, for them).
+        "requester": request.requested_by,
         "reason": request.reason or "",
         "from_label": version_label(request.from_.tag, request.from_.commit)
         if request.from_

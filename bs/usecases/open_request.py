@@ -28,12 +28,12 @@ from bs.core.request import (
     request_branch,
     request_file_path,
 )
-from bs.core.versions import Version, judge_newer
+from bs.core.versions import Version, judge_newer, judge_older
 from bs.errors import BsError
 from bs.patchfile import PatchResult, ProgressFn, write_patch
 from bs.policyfiles import Policies, WorkingTree
 from bs.ports import Forge
-from bs.usecases.releases import read_releases
+from bs.usecases.releases import read_releases, release_commits
 from bs.usecases.request_body import pull_request_body, pull_request_title
 from bs.usecases.requesters import check_may_request
 from bs.workspace import Workspace
@@ -59,6 +59,8 @@ def open_request(
     *,
     reason: str | None,
     dry_run: bool,
+    emergency: bool = False,
+    rollback: bool = False,
     now: Callable[[], datetime],
     random_bytes: Callable[[int], bytes],
     progress: ProgressFn | None = None,
@@ -66,9 +68,17 @@ def open_request(
     config = workspace.app(app)
     if reason is not None and len(reason) > MAX_REASON_CHARS:
         raise BsError(f"--reason is {len(reason)} characters: keep it under {MAX_REASON_CHARS}.")
+    if emergency and not (reason or "").strip():
+        raise BsError(
+            "an emergency request must say why: add --reason TEXT (what is broken, and why it "
+            "cannot wait for the usual review)."
+        )
     user = forge.current_user()
+    policies = Policies(WorkingTree(workspace.root))
     # The checker enforces the policy's requesters; refusing here saves a useless request.
-    check_may_request(Policies(WorkingTree(workspace.root)), app, user, forge)
+    check_may_request(policies, app, user, forge)
+    if emergency:
+        _check_emergency_allowed(policies, app, config.policy)
     # Fail before the long work if the requests repository is not there.
     base = forge.default_branch(workspace.config.requests_repo)
     releases = read_releases(forge, app, config)
@@ -76,8 +86,16 @@ def open_request(
     requested = Version(wanted.commit, wanted.name)
     git_dir = forge.git_dir(config.repo)
     deployed = releases.deployed
-    contains = deployed is None or gitcmd.is_ancestor(git_dir, deployed.commit, requested.commit)
-    judge_newer(app, releases.scheme, deployed, requested, requested_contains_deployed=contains)
+    if rollback:
+        older = deployed is not None and gitcmd.is_ancestor(
+            git_dir, requested.commit, deployed.commit
+        )
+        judge_older(app, releases.scheme, deployed, requested, deployed_contains_requested=older)
+    else:
+        contains = deployed is None or gitcmd.is_ancestor(
+            git_dir, deployed.commit, requested.commit
+        )
+        judge_newer(app, releases.scheme, deployed, requested, requested_contains_deployed=contains)
     from_commit = deployed.commit if deployed else None
 
     when = now()
@@ -93,7 +111,7 @@ def open_request(
             max_stored=workspace.config.patch.max_stored,
             progress=progress,
         )
-        commits = gitcmd.count_commits(git_dir, from_commit, requested.commit)
+        commits = release_commits(git_dir, from_commit, requested.commit, rollback=rollback)
         patch_path = patch_file_path(app, request_id, compressed=patch.compressed)
         request = ReleaseRequest(
             id=request_id,
@@ -111,6 +129,8 @@ def open_request(
                 commits=commits,
             ),
             reason=reason or None,
+            emergency=emergency,
+            rollback=rollback,
             requester_email=forge.user_email(user),
         )
         yaml_path = work / f"{request_id}.yaml"
@@ -127,6 +147,16 @@ def open_request(
         raise
     shutil.rmtree(work, ignore_errors=True)
     return OpenedRequest(request, request_path, patch_path, patch, pull, None)
+
+
+def _check_emergency_allowed(policies: Policies, app: str, policy_name: str) -> None:
+    policy = policies.policy(policy_name)
+    if policy.emergency is None:
+        raise BsError(
+            f"{app}'s policy {policy_name} has no emergency: section, so it allows no emergency "
+            f"requests: ask without --emergency, or add one to policies/{policy_name}.yaml "
+            '(see README.md, "Emergencies").'
+        )
 
 
 def _push_and_open(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from bs import gitcmd
 from bs.config import AppConfig
@@ -48,6 +49,13 @@ def read_releases(forge: Forge, name: str, config: AppConfig) -> AppReleases:
     if deployed_commit is not None:
         deployed = Version(deployed_commit, tag_for_commit(scheme, tags, deployed_commit))
     return AppReleases(name, config, scheme, tags, deployed)
+
+
+def release_commits(git_dir: Path, from_commit: str | None, to: str, *, rollback: bool) -> int:
+    """The commits a release brings in, or, for a rollback, the commits it takes out."""
+    if rollback and from_commit is not None:
+        return gitcmd.count_commits(git_dir, to, from_commit)
+    return gitcmd.count_commits(git_dir, from_commit, to)
 
 
 @dataclass(frozen=True)

@@ -14,18 +14,52 @@ MAX_LISTED_FILES = 100
 
 
 def pull_request_title(request: ReleaseRequest) -> str:
+    """``Release frontend release_43 (from release_42)``; ``EMERGENCY release …``,
+    ``Rollback frontend to release_41 (from release_42)``, ``Follow-up review: …``."""
     if request.from_ is None:
         since = "first deploy"
     else:
         since = f"from {request.from_.tag or request.from_.commit[:12]}"
-    return f"Release {request.app} {request.to.tag or request.to.commit[:12]} ({since})"
+    to = request.to.tag or request.to.commit[:12]
+    if request.follow_up_of is not None:
+        return f"Follow-up review: emergency release of {request.app} {to} ({since})"
+    if request.rollback:
+        title = f"Rollback {request.app} to {to} ({since})"
+        return f"EMERGENCY {title[0].lower()}{title[1:]}" if request.emergency else title
+    title = f"Release {request.app} {to} ({since})"
+    return f"EMERGENCY {title[0].lower()}{title[1:]}" if request.emergency else title
+
+
+def kind_notice(request: ReleaseRequest) -> str:
+    """What a reader must know first about an unusual request; empty for a release."""
+    if request.follow_up_of is not None:
+        return (
+            f"Follow-up review of emergency request {request.follow_up_of}, which was deployed "
+            "under the policy's emergency rule. It needs the normal rules now; merging it mints "
+            "no deploy link."
+        )
+    parts = []
+    if request.emergency:
+        parts.append(
+            "EMERGENCY (break-glass): the policy's emergency rule applies, with its short "
+            "deploy slot. Once deployed, bs opens a follow-up request that needs the normal rules."
+        )
+    if request.rollback:
+        parts.append(
+            "ROLLBACK: back to an older release. The patch is the reverse diff: it takes out "
+            "what the deployed release brought in."
+        )
+    return " ".join(parts)
 
 
 def pull_request_body(request: ReleaseRequest, git_dir: Path, patch: PatchResult) -> str:
     from_commit = request.from_.commit if request.from_ else None
     stats = request.patch
+    notice = kind_notice(request)
     lines = [
-        f"**{request.requested_by}** asks to release **{request.app}** to {request.environment}.",
+        *([f"> [!WARNING]\n> {notice}", ""] if notice else []),
+        f"**{request.requested_by}** asks to {'roll back' if request.rollback else 'release'} "
+        f"**{request.app}** to {request.environment}.",
         "",
         "| | tag | commit |",
         "|---|---|---|",
@@ -33,7 +67,8 @@ def pull_request_body(request: ReleaseRequest, git_dir: Path, patch: PatchResult
         f"{request.from_.commit if request.from_ else ''} |",
         f"| requested | {_tag(request.to.tag)} | {request.to.commit} |",
         "",
-        f"{count_noun(stats.commits, 'commit')}, {count_noun(stats.files_changed, 'file')} changed, "
+        f"{count_noun(stats.commits, 'commit')}{' undone' if request.rollback else ''}, "
+        f"{count_noun(stats.files_changed, 'file')} changed, "
         f"+{stats.insertions:,} −{stats.deletions:,}.",
         "",
         f"Patch: `{stats.file}`, SHA-256 `{stats.sha256}` over "
@@ -51,10 +86,15 @@ def pull_request_body(request: ReleaseRequest, git_dir: Path, patch: PatchResult
             "",
             *(f"> {_escape(line)}" for line in request.reason.splitlines()),
         ]
-    lines += ["", "<details><summary>Commits</summary>", ""]
+    heading = "Commits taken out" if request.rollback else "Commits"
+    lines += ["", f"<details><summary>{heading}</summary>", ""]
+    # A rollback lists the commits it takes out: those of FROM not in TO.
+    newer, older = (
+        (from_commit, request.to.commit) if request.rollback else (request.to.commit, from_commit)
+    )
     log = gitcmd.run(
         git_dir, "log", f"--max-count={MAX_LISTED_COMMITS}", "--format=- `%h` %s (%an)",
-        request.to.commit, *([f"^{from_commit}"] if from_commit else []),
+        newer or request.to.commit, *([f"^{older}"] if older else []),
     )  # fmt: skip
     lines += [_escape(line) for line in log.splitlines()]
     if stats.commits > MAX_LISTED_COMMITS:

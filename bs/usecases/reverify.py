@@ -62,13 +62,17 @@ def reverify(forge: Forge, config: BsConfig, claims: LinkClaims) -> Verified | N
     assert request is not None and app is not None and policy is not None
     if (request.app, request.id) != (claims.app, claims.request_id):
         return NotVerified(f"pull request #{pull.number} holds another request")
+    if request.follow_up_of is not None:
+        return NotVerified(
+            f"pull request #{pull.number} is a follow-up review: it is never deployed"
+        )
     if report.verdict.outcome != "met":
         failed = [c.message for c in report.verdict.checks if c.ok is False]
         return NotVerified(
             "the approval no longer holds: " + ("; ".join(failed) or report.verdict.summary)
         )
     try:
-        slot = deploy_slot(pull.merged_at, policy.deploy)
+        slot = deploy_slot(pull.merged_at, policy.schedule_for(request.kind))
     except NoSlot as exc:
         return NotVerified(str(exc))
     approvals = approvals_of(forge, repo, pull, report.verdict.approvers)

@@ -70,6 +70,7 @@ TEAMS = {
     "alphagov/developers": list(DEVELOPERS),
     "alphagov/deployers": list(DEPLOYERS),
     "alphagov/dba": list(DBAS),
+    "alphagov/on-call": [DEPLOYERS[0]],
 }
 REQUESTER = "alice"
 APPROVERS = ("bob", "dave")

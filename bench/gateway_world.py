@@ -58,6 +58,7 @@ TEAMS = {
     "alphagov/developers": ["alice", "erin"],
     "alphagov/deployers": ["bob", "carol"],
     "alphagov/dba": ["dave"],
+    "alphagov/on-call": ["carol"],
 }
 _LINK = re.compile(r"/link/([A-Za-z0-9._-]+)")
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')

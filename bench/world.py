@@ -50,6 +50,7 @@ TEAMS = {
     "alphagov/developers": [USER],
     "alphagov/deployers": ["bob"],
     "alphagov/dba": ["dave"],
+    "alphagov/on-call": ["bob"],
 }
 
 

@@ -51,8 +51,9 @@ cat > "$FORGE/teams.yaml" <<'YAML'
 alphagov/developers: [alice, erin]
 alphagov/deployers: [bob, carol]
 alphagov/dba: [dave]
+alphagov/on-call: [carol]
 YAML
-note "users.yaml: alice and erin (developers), bob and carol (deployers), dave (DBA), release-bot; teams.yaml: the three teams"
+note "users.yaml: alice and erin (developers), bob and carol (deployers), dave (DBA), release-bot; teams.yaml: the teams (carol is also on call, for emergencies)"
 
 # An app repository with a few releases, built the way a real one grows.
 commit() { git -C "$1" add -A && git -C "$1" commit -q -m "$2"; }

@@ -135,6 +135,7 @@ USERS = {
 TEAMS = {
     "alphagov/deployers": ["bob", "carol"],
     "alphagov/dba": ["dave"],
+    "alphagov/on-call": ["carol"],
     "alphagov/developers": ["alice", "bob", "carol", "dave"],
 }
 ROOT = Path(__file__).resolve().parent.parent

@@ -22,6 +22,7 @@ TEAMS = {
     "alphagov/developers": ["alice", "erin"],
     "alphagov/deployers": ["bob", "carol"],
     "alphagov/dba": ["dave"],
+    "alphagov/on-call": ["carol"],
 }
 
 # --- helpers -----------------------------------------------------------------

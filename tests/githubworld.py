@@ -37,6 +37,7 @@ PEOPLE = {
 TEAMS = {
     "deployers": ["bob", "carol"],
     "dba": ["dave"],
+    "on-call": ["carol"],
     "developers": ["alice", "bob", "carol", "dave", "erin"],
 }
 KEY = key_line("k1")

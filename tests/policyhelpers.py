@@ -23,6 +23,10 @@ APPROVAL = "approval:\n  all_of:\n    - deployer approval\n    - database migrat
 DEPLOYER_REQUIRES = "      count: 1\n      teams: [alphagov/deployers]\n"
 MIGRATION_IF = '    if:\n      changed_paths: ["db/migrate/**", "db/schema.rb"]\n'
 REQUESTERS = "requesters:\n  teams: [alphagov/developers]\n"
+ROLLBACK = (
+    "rollback:\n"
+    "  approval: {all_of: [{any_of: [deployer approval, on-call approval]}, database migrations]}\n"
+)
 
 
 def edit(old: str, new: str, text: str = STANDARD_POLICY) -> str:

@@ -19,6 +19,7 @@ from tests.policyhelpers import (
     APPROVAL,
     POLICY_FILE,
     REQUESTERS,
+    ROLLBACK,
     SHIPPED_FIXTURES,
     as_json,
     edit,
@@ -34,7 +35,8 @@ from tests.policyhelpers import (
 
 
 def test_a_rule_defined_but_unused_is_a_warning(app_world: World) -> None:
-    content = edit(APPROVAL, "approval: deployer approval\n")
+    # The rollback rule also uses the migrations rule: without it, nothing does.
+    content = edit(APPROVAL, "approval: deployer approval\n", edit(ROLLBACK, ""))
     write_policy(app_world, content)
     result = app_world.bs("policy", "validate")
     assert result.exit_code == 0, result.output
@@ -76,7 +78,7 @@ def test_validate_json_shape(app_world: World) -> None:
     data = as_json(app_world.bs("policy", "validate", "--json"))
     assert data == {"valid": True, "findings": []}
 
-    write_policy(app_world, edit(APPROVAL, "approval: deployer approval\n"))
+    write_policy(app_world, edit(APPROVAL, "approval: deployer approval\n", edit(ROLLBACK, "")))
     write_policy(app_world, "- a list\n", name="broken")
     data = as_json(app_world.bs("policy", "validate", "--offline", "--json"), exit_code=1)
     assert set(data) == {"valid", "findings"}

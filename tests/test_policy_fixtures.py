@@ -46,8 +46,8 @@ def test_the_shipped_fixtures_pass(app_world: World) -> None:
     assert result.exit_code == 0, result.output
     no_crash(result)
     lines = result.stdout.splitlines()
-    assert lines[-1] == "10 passed, 0 failed"
-    assert len(lines) == 11
+    assert lines[-1] == "16 passed, 0 failed"
+    assert len(lines) == 17
     assert all(line.startswith("✓ policies/tests/standard.yaml: ") for line in lines[:-1])
     assert "✓ policies/tests/standard.yaml: a migration also needs a DBA (pending)" in lines
 
@@ -144,7 +144,7 @@ def test_files_arguments_restrict_which_fixtures_run(app_world: World) -> None:
 
     result = app_world.bs("policy", "test", standard)
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines()[-1] == "10 passed, 0 failed"
+    assert result.stdout.splitlines()[-1] == "16 passed, 0 failed"
     assert wrong not in result.stdout
 
     result = app_world.bs("policy", "test", wrong)
@@ -160,7 +160,7 @@ def test_files_arguments_restrict_which_fixtures_run(app_world: World) -> None:
     # No arguments: every fixture in policies/tests/.
     result = app_world.bs("policy", "test")
     assert result.exit_code == 1, result.output
-    assert result.stdout.splitlines()[-1] == "10 passed, 1 failed"
+    assert result.stdout.splitlines()[-1] == "16 passed, 1 failed"
 
 
 def test_a_fixture_file_that_does_not_exist(app_world: World) -> None:
@@ -178,7 +178,7 @@ def test_policy_test_json_shape(app_world: World) -> None:
     data = as_json(app_world.bs("policy", "test", standard, "--json"))
     assert set(data) == {"passed", "cases"}
     assert data["passed"] is True
-    assert len(data["cases"]) == 10
+    assert len(data["cases"]) == 16
     first = data["cases"][0]
     assert first == {
         "file": standard,

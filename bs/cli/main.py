@@ -32,6 +32,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "open_request",
         "Ask for a release of an app's tag.",
     ),
+    "follow-up": (
+        "bs.cli.cmd_follow_up",
+        "follow_up",
+        "Open the follow-up review of an emergency request.",
+    ),
     "review": ("bs.cli.cmd_review", "review", "Approve or reject a request (local forge only)."),
     "check": (
         "bs.cli.cmd_check",
@@ -44,6 +49,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Merge a request once bs/policy passes (local forge only).",
     ),
     "policy": ("bs.cli.cmd_policy", "policy", "Validate and test the approval policies."),
+    "status": ("bs.cli.cmd_status", "status", "Show open requests, deployments, locks, freezes."),
     "hook": (
         "bs.cli.cmd_hook",
         "hook",

@@ -337,12 +337,12 @@ class Policy(_Strict):
     def referenced_rules(self) -> set[str]:
         return {name for name, _, _ in self._nodes() if name is not None}
 
-    def teams(self) -> set[str]:
-        """Every team the policy names."""
-        found = {t for rule in self.rules for t in rule.requires.teams}
-        for people in (self.requesters, self.disapproval):
-            if people is not None:
-                found.update(people.teams)
+    def teams(self, kind: RequestKind | None = None) -> set[str]:
+        """Every team the policy names; given a request's kind, those its evaluation reads
+        (an emergency's on-call team is not looked up for a release)."""
+        found = {*self.approvers(kind).teams, *self.disapprovers(kind).teams}
+        if self.requesters is not None:
+            found.update(self.requesters.teams)
         return found
 
     def users(self) -> set[str]:
@@ -365,7 +365,17 @@ class Policy(_Strict):
         return People(users=users, teams=teams)
 
     def disapprovers(self, kind: RequestKind | None = None) -> People:
-        return self.disapproval if self.disapproval is not None else self.approvers(kind)
+        """Who may reject: `disapproval:`, or everyone who may approve. Whoever may approve
+        an emergency may also reject it."""
+        if self.disapproval is None:
+            return self.approvers(kind)
+        if kind != "emergency" or self.emergency is None:
+            return self.disapproval
+        extra = self.approvers(kind)
+        return People(
+            users=sorted({*self.disapproval.users, *extra.users}),
+            teams=sorted({*self.disapproval.teams, *extra.teams}),
+        )
 
 
 Loc = tuple[int | str, ...]

@@ -161,7 +161,7 @@ def approval_facts(
     for login in [c for c in contributors if c.lower() == requester.lower()]:
         del contributors[login]
     teams: dict[str, list[str]] = {}
-    for team in sorted(policy.teams()):
+    for team in sorted(policy.teams(request.kind)):
         if not forge.team_exists(team):
             # An unknown team would silently be an empty one: a typo in disapproval
             # would then let a rejection go unheard.

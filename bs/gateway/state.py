@@ -47,6 +47,14 @@ class Gateway:
     deploy: DeployContext
 
 
+def kind_suffix(record: Mapping[str, object]) -> str:
+    """`` (EMERGENCY)``, `` (ROLLBACK)``: for page titles, from an approval record."""
+    words = [
+        w for w, key in (("EMERGENCY", "emergency"), ("ROLLBACK", "rollback")) if record.get(key)
+    ]
+    return f" ({' '.join(words)})" if words else ""
+
+
 def gateway() -> Gateway:
     found: Gateway = current_app.extensions["bs"]
     return found

@@ -18,7 +18,7 @@ from bs import gitcmd
 from bs.core.slots import describe_instant
 from bs.errors import BsError
 from bs.gateway.signin import sign_in_url
-from bs.gateway.state import gateway, signed_in
+from bs.gateway.state import gateway, kind_suffix, signed_in
 from bs.gateway.views_link import bound_deployments
 from bs.store.deployments import STARTABLE, Deployment
 from bs.usecases.deploy import NotStarted, start_deploy, zone_of
@@ -64,7 +64,7 @@ def _render(deployment: Deployment, user: str, message: str = "") -> str:
     minutes = max(int(remaining.total_seconds() // 60), 0)
     patch = deployment.record.get("patch_file")
     return render_template(
-        "deployment.html", title=f"Deployment #{deployment.id}: {deployment.app}",
+        "deployment.html", title=f"Deployment #{deployment.id}: {deployment.app}{kind_suffix(deployment.record)}",
         d=deployment, message=message, log=log, last_id=log[-1].id if log else 0,
         slot_start=describe_instant(deployment.slot_start, zone),
         slot_end=describe_instant(deployment.slot_end, zone),

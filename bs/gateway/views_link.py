@@ -24,7 +24,7 @@ from werkzeug.wrappers import Response
 from bs.core.links import DEPLOY_LINK, LinkClaims, LinkRefused, verify_link_token
 from bs.core.slots import describe_instant
 from bs.gateway.signin import sign_in_url, start_session
-from bs.gateway.state import Gateway, gateway, signed_in
+from bs.gateway.state import Gateway, gateway, kind_suffix, signed_in
 from bs.usecases.deploy import zone_of
 from bs.usecases.redeem import Redeemed, Refused, check_link, redeem_link
 from bs.usecases.reverify import NotVerified, Verified, reverify
@@ -69,7 +69,7 @@ def confirm(token: str) -> str | tuple[str, int]:
     if now < verified.slot_start:
         return _not_verified(_not_yet(verified.slot_start, zone))
     return render_template(
-        "link_confirm.html", title=f"Deploy {claims.app}?", record=verified.record,
+        "link_confirm.html", title=f"Deploy {claims.app}{kind_suffix(verified.record)}?", record=verified.record,
         slot_start=describe_instant(verified.slot_start, zone),
         slot_end=describe_instant(verified.slot_end, zone),
         link_action=request.path, patch_url=None,

@@ -34,6 +34,11 @@ class LocalForgeConfig(StrictModel):
 
     kind: Literal["local"]
     path: Path = Field(description="the forge folder; relative paths are from bs.yaml's folder")
+    bot: Annotated[str, Field(pattern=LOGIN)] = Field(
+        default="release-bot",
+        description="the user the hooks and the gateway act as (on GitHub, the App): "
+        "`bs audit` and `bs status` trust only its marks on pull requests",
+    )
 
 
 API_URL = r"^https://[A-Za-z0-9.:-]+(?:/[A-Za-z0-9._~/-]*)?$"

@@ -71,10 +71,12 @@ printf '<h1>GOV.UK</h1>\n<p>Welcome to GOV.UK</p>\n<div class="cookie-banner"></
 commit "$app" "Cookie banner and a new logo"; git -C "$app" tag release_3
 printf 'body { color: #0b0c0c; }\n' > "$app/public/app.css"
 commit "$app" "Styles"; git -C "$app" tag release_4
+printf '<h1>GOV.UK</h1>\n<p>Welcome to GOV.UK</p>\n<div class="cookie-banner" hidden></div>\n' > "$app/app/views/index.html.erb"
+commit "$app" "Hide the cookie banner until consent loads"; git -C "$app" tag release_5
 git -C "$app" tag not-a-release
 git clone -q --bare "$app" "$FORGE/alphagov/frontend.git"
 git -C "$FORGE/alphagov/frontend.git" branch deployed-to-production release_2
-note "alphagov/frontend: tags release_1..release_4 (and not-a-release); deployed-to-production is at release_2"
+note "alphagov/frontend: tags release_1..release_5 (and not-a-release); deployed-to-production is at release_2"
 
 api="$DEMO/seed/publishing-api"
 git init -q "$api"
@@ -217,8 +219,9 @@ PY
   printf '  The home page, http://127.0.0.1:%s/, shows apps, requests and deployments. Ctrl-C stops it.\n\n' "$PORT"
   exec bs serve --port "$PORT"
 fi
-printf '%s$ %s%s\n' "$bold" "bs serve --port $PORT &" "$reset"
-bs serve --port "$PORT" 2> "$DEMO/gateway.log" &
+note "It acts on the forge as release-bot (on GitHub: the App), to move the deployed version."
+printf '%s$ %s%s\n' "$bold" "BS_USER=release-bot bs serve --port $PORT &" "$reset"
+BS_USER=release-bot bs serve --port "$PORT" 2> "$DEMO/gateway.log" &
 gateway=$!
 trap 'kill $gateway 2>/dev/null || true' EXIT
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/healthz" > /dev/null && break; sleep 0.1; done
@@ -230,9 +233,49 @@ note "The deployed version moved: the next request starts from release_3."
 run bs tags frontend
 note "alice, bob (who approved) are told the outcome:"
 run bs mail show
+
+say "12. An emergency: release_3's cookie banner hides the page on small screens"
+note "The policy's emergency rule: the engineer on call (carol) approves alone; the slot is 30 minutes"
+note "from the merge and no window or freeze holds it back. A reason is required."
+refused bs open-request frontend release_5 --emergency
+run bs open-request frontend release_5 --emergency --reason "'The cookie banner hides the page on phones'"
+run BS_USER=release-bot bs hook opened 4
+note "The review list is told it is an emergency; only the on-call team is asked to review:"
+bs mail list | tail -1
+expect_status 1 bs check 4
+run BS_USER=carol bs review 4 --approve -m "'On call: ship it'"
+expect_status 0 bs check 4
+run BS_USER=carol bs merge 4
+run BS_USER=release-bot bs hook closed 4
+note "alice deploys it; the gateway then opens a follow-up request under the normal rules:"
+run python3 "$ROOT/demo/drive_gateway.py" --gateway "http://127.0.0.1:$PORT" --outbox "$DEMO/outbox" --user alice --address alice@example.gov.uk
+run bs status frontend
+note "The follow-up is reviewed like any release; its merge records the review and mints nothing."
+run BS_USER=release-bot bs hook opened 5
+run BS_USER=bob bs review 5 --approve -m "'Reviewed after the fact: fine'"
+expect_status 0 bs check 5
+run BS_USER=bob bs merge 5
+run BS_USER=release-bot bs hook closed 5
+
+say "13. A rollback: release_5 slows the home page; alice goes back to release_3"
+refused bs open-request frontend release_3
+run bs open-request frontend release_3 --rollback --reason "'release_5 slows the home page'"
+note "The patch is the reverse diff, deployed -> release_3: it takes out what release_5 brought in."
+run "git -C '$FORGE/alphagov/frontend.git' diff --binary --full-index release_5 release_3 | head -12"
+run BS_USER=release-bot bs hook opened 6
+run BS_USER=bob bs review 6 --approve
+expect_status 0 bs check 6
+run BS_USER=bob bs merge 6
+run BS_USER=release-bot bs hook closed 6
+run python3 "$ROOT/demo/drive_gateway.py" --gateway "http://127.0.0.1:$PORT" --outbox "$DEMO/outbox" --user alice --address alice@example.gov.uk
+run bs tags frontend --limit 3
 note "The gateway's own log names no link and no token:"
 sed 's/^/  /' "$DEMO/gateway.log" | grep -v "^  $" | tail -8
 kill "$gateway"; wait "$gateway" 2>/dev/null || true
+
+say "14. Where things stand, and the audit trail that proves what ran"
+run bs status
+run bs audit
 
 say "Done"
 note "Everything is in .demo/; run bs there yourself: cd .demo/release-requests && BS_USER=alice bs --help"

@@ -34,3 +34,16 @@ FORGES: dict[str, Callable[[Workspace, Mapping[str, str]], Forge]] = {
 def open_forge(workspace: Workspace, env: Mapping[str, str] | None = None) -> Forge:
     config: BsConfig = workspace.config
     return FORGES[config.forge.kind](workspace, os.environ if env is None else env)
+
+
+def bot_login(config: BsConfig) -> str | None:
+    """Who the hooks act as, whose marks on pull requests (a follow-up approved) are
+    trusted: the local forge's `bot`, or the GitHub App's `SLUG[bot]`; None when bs.yaml
+    does not say (then only bs itself, running as its App, can recognise its marks)."""
+    from bs.config import GitHubForgeConfig, LocalForgeConfig
+
+    forge = config.forge
+    if isinstance(forge, LocalForgeConfig):
+        return forge.bot
+    assert isinstance(forge, GitHubForgeConfig)
+    return f"{forge.app}[bot]" if forge.app else None

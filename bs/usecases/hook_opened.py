@@ -150,7 +150,8 @@ def notify_review_list(
         )  # fmt: skip
     outgoing = Outgoing(
         template="review",
-        subject=f"{subject_tag(request)} {request.label} request #{number}: "
+        subject=f"{subject_tag(request)} {'Release request' if request.kind == 'release' else 'request'}"
+        f" #{number}: "
         f"{context['from_label']} -> {context['to_label']} by {request.requested_by}",
         to=recipients,
         context=context,

@@ -366,10 +366,13 @@ class Policy(_Strict):
 
     def disapprovers(self, kind: RequestKind | None = None) -> People:
         """Who may reject: `disapproval:`, or everyone who may approve. Whoever may approve
-        an emergency may also reject it."""
+        an emergency or a rollback under its own rule may also reject it."""
         if self.disapproval is None:
             return self.approvers(kind)
-        if kind != "emergency" or self.emergency is None:
+        own_rule = (kind == "emergency" and self.emergency is not None) or (
+            kind == "rollback" and self.rollback is not None
+        )
+        if not own_rule:
             return self.disapproval
         extra = self.approvers(kind)
         return People(

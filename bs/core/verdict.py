@@ -88,9 +88,7 @@ def judge(
             "No approval rule applies to this release: the policy needs a rule without if:",
             tuple(checks), policy_name, policy,
         )  # fmt: skip
-    missing = [
-        r.missing for r in all_rules(policy.tree) if r.status in ("pending", "failed") and r.missing
-    ]
+    missing = still_missing(policy.tree)
     if status == "failed":
         failing = [r for r in all_rules(policy.tree) if r.status == "failed"]
         text = (
@@ -103,6 +101,23 @@ def judge(
     if len(missing) > 1:
         text += f" (and {len(missing) - 1} more rule{'s' if len(missing) > 2 else ''})"
     return Verdict("pending", text, tuple(checks), policy_name, policy)
+
+
+def still_missing(node: RuleResult | GroupResult) -> list[str]:
+    """What is still needed, one item per thing to do: an any_of still pending is one item
+    offering its alternatives; a satisfied or skipped part needs nothing."""
+    if isinstance(node, RuleResult):
+        return [node.missing] if node.status in ("pending", "failed") and node.missing else []
+    if node.status in ("satisfied", "skipped"):
+        return []
+    parts = [still_missing(child) for child in node.children]
+    if node.kind == "all_of":
+        return [item for part in parts for item in part]
+    options = [" and ".join(part) for part in parts if part]
+    if not options:
+        return []
+    rest = [o.removeprefix("needs ") if options[0].startswith("needs ") else o for o in options[1:]]
+    return [", or ".join([options[0], *rest])]
 
 
 def error_verdict(message: str) -> Verdict:

@@ -70,7 +70,7 @@ def subject_tag(request: ReleaseRequest) -> str:
     so an unusual request stands out in an inbox."""
     words = [
         *(["EMERGENCY"] if request.emergency else []),
-        *(["ROLLBACK"] if request.rollback and request.follow_up_of is None else []),
+        *(["ROLLBACK"] if request.rollback else []),
         *(["FOLLOW-UP"] if request.follow_up_of is not None else []),
     ]
     return " ".join([f"[{request.app}]", *words])

@@ -22,7 +22,8 @@ def pull_request_title(request: ReleaseRequest) -> str:
         since = f"from {request.from_.tag or request.from_.commit[:12]}"
     to = request.to.tag or request.to.commit[:12]
     if request.follow_up_of is not None:
-        return f"Follow-up review: emergency release of {request.app} {to} ({since})"
+        what = f"rollback of {request.app} to" if request.rollback else f"release of {request.app}"
+        return f"Follow-up review: emergency {what} {to} ({since})"
     if request.rollback:
         title = f"Rollback {request.app} to {to} ({since})"
         return f"EMERGENCY {title[0].lower()}{title[1:]}" if request.emergency else title

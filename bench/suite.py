@@ -22,6 +22,8 @@
    against the issue's goals, listing the tags from the fetched copy against
    PyGithub's get_tags() pages, and bs check's first run (clone) against later
    ones (fetch) (bench/github_bench.py).
+9. audit: ``bs audit`` over 10,000 merged requests and 10,000 deployments, in-process and
+   through the CLI, against reading the same history and store alone (bench/bench_audit.py).
 
 Goals that are missed are reported (MISSED), not failed: the exit status is
 non-zero only when something goes wrong. ``--only NAME`` (repeatable) runs
@@ -47,7 +49,14 @@ from typing import Any
 
 import yaml
 
-from bench import check_bench, evaluate_bench, gateway_bench, github_bench, links_bench
+from bench import (
+    bench_audit,
+    check_bench,
+    evaluate_bench,
+    gateway_bench,
+    github_bench,
+    links_bench,
+)
 from bench.measure import ChildRun, median, run_child
 from bench.report import Goal, Row, spread
 from bench.world import APP, FROM_TAG, TO_TAG, BenchError, World, prepare
@@ -71,6 +80,7 @@ BENCHMARKS = (
     "links",
     "gateway",
     "github",
+    "audit",
 )
 
 
@@ -165,6 +175,11 @@ def run(args: argparse.Namespace) -> None:
     if "github" in selected:
         results["github"] = github_bench.bench_github(args.dir.resolve())
         goals += github_bench.goals(results["github"])
+    if "audit" in selected:
+        results["audit"] = bench_audit.bench_audit(
+            args.dir.resolve(), str(bs), rebuild=args.rebuild
+        )
+        goals += bench_audit.goals(results["audit"])
     results["goals"] = [goal.to_json() for goal in goals]
     args.dir.mkdir(parents=True, exist_ok=True)
     out = args.dir.resolve() / "results.json"
@@ -557,6 +572,8 @@ def print_table(results: dict[str, Any], goals: list[Goal], out: Path) -> None:
         rows += gateway_bench.rows(results["gateway"], by_name)
     if "github" in results:
         rows += github_bench.rows(results["github"], by_name)
+    if "audit" in results:
+        rows += bench_audit.rows(results["audit"], by_name)
     print()
     print(
         f"battlestations benchmarks: {machine['platform']}, {machine['cpus']} CPUs, "

@@ -49,6 +49,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Merge a request once bs/policy passes (local forge only).",
     ),
     "policy": ("bs.cli.cmd_policy", "policy", "Validate and test the approval policies."),
+    "audit": ("bs.cli.cmd_audit", "audit", "Audit every release; exit 4 if the chain is broken."),
     "status": ("bs.cli.cmd_status", "status", "Show open requests, deployments, locks, freezes."),
     "hook": (
         "bs.cli.cmd_hook",

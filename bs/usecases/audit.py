@@ -1,0 +1,97 @@
+"""``bs audit``: gather the facts of every release, then judge the chain (``bs.core.audit``).
+
+Read, never changed: the requests repository's first-parent history and its
+pull requests (``audit_sources``), the gateway's store (``audit_store``), the
+forge's reviews of each deployed pull request (one listing per deployment
+checked, skipped with ``check_reviews=False``), the emergencies' follow-ups
+(``emergencies``) and what each app with a succeeded deployment runs now.
+Apps and policies come from the default branch, as the hooks read them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from bs.config import BsConfig
+from bs.core.audit import AuditFacts, AuditReport, verify_chain
+from bs.core.audit_facts import DeploymentFacts
+from bs.core.pulls import Review
+from bs.deployed import source_for
+from bs.errors import BsError
+from bs.ports import Forge
+from bs.usecases.audit_sources import RequestHistory, read_history
+from bs.usecases.audit_store import GatewayRecords
+from bs.usecases.check import trusted_policies
+from bs.usecases.emergencies import emergency_reviews
+
+#: bs audit's exit status when the chain is broken (0: intact; 1: could not audit).
+EXIT_CHAIN_BROKEN = 4
+
+
+@dataclass(frozen=True)
+class Audit:
+    report: AuditReport
+    history: RequestHistory
+    store: GatewayRecords
+
+
+def run_audit(
+    forge: Forge,
+    config: BsConfig,
+    read_store: Callable[[], GatewayRecords],
+    *,
+    now: datetime,
+    app: str | None = None,
+    since: datetime | None = None,
+    check_reviews: bool = True,
+    env: Mapping[str, str] | None = None,
+) -> Audit:
+    """Audit every release (of `app`, at or after `since`)."""
+    repo = config.requests_repo
+    history = read_history(forge, repo)
+    policies = trusted_policies(forge, repo, history.branch)
+    registry = policies.apps.apps
+    store = read_store()
+    deployments = store.deployments
+    if app is not None:
+        known = set(registry) | {r.app for r in history.requests} | {d.app for d in deployments}
+        if app not in known:
+            raise BsError(
+                f"unknown app '{app}': policies/apps.yaml on {history.branch} defines "
+                f"{', '.join(sorted(registry))}, and no request or deployment names it."
+            )
+    scoped = [
+        d for d in deployments
+        if d.ran and (app is None or d.app == app) and (since is None or d.at >= since)
+    ]  # fmt: skip
+    reviews = _reviews(forge, repo, history, scoped) if check_reviews else None
+    deployed_now: dict[str, str | None] = {}
+    for name in sorted({d.app for d in deployments if d.state == "succeeded"}):
+        if (app is None or name == app) and name in registry:
+            deployed_now[name] = source_for(registry[name], forge, env).deployed_commit(
+                name, registry[name]
+            )
+    facts = AuditFacts(
+        requests=history.requests, deployments=deployments, reviews=reviews,
+        deployed_now=deployed_now,
+        emergencies=emergency_reviews(forge, config, history, deployments, now,
+                                      policies=policies, app=app, since=since),
+    )  # fmt: skip
+    report = verify_chain(facts, now=now, since=since, app=app)
+    return Audit(report, history, store)
+
+
+def _reviews(
+    forge: Forge, repo: str, history: RequestHistory, deployments: Sequence[DeploymentFacts]
+) -> dict[int, list[Review]]:
+    """The reviews of each pull request that merged a deployed request: one listing each."""
+    found: dict[int, list[Review]] = {}
+    for deployment in deployments:
+        app, _, request_id = deployment.key.partition("/")
+        request = history.find(app, request_id)
+        pull = request.pull if request else None
+        if pull is not None and pull.merged and pull.number not in found:
+            found[pull.number] = forge.list_reviews(repo, pull.number)
+    return found

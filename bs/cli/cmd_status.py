@@ -43,6 +43,11 @@ def status(cli: CliContext, app: str | None, as_json: bool) -> None:
         read_store=lambda apps: read_store(url, apps=apps, now=now, lock_ttl=lock_ttl),
         now=now,
     )
+    from bs.usecases.status_emergencies import pending_reviews
+
+    report.emergencies, report.emergencies_error = pending_reviews(
+        cli.forge, cli.workspace, cli.env, app=app, now=now
+    )
     if as_json:
         emit_json(status_json(report))
         return

@@ -82,9 +82,8 @@ class PolicySchedule:
 
 @dataclass(frozen=True)
 class PendingReview:
-    """An emergency deploy whose follow-up review is not approved yet.
-
-    A hook for that section: nothing fills it yet, and an empty list prints nothing."""
+    """An emergency deploy whose follow-up review is not approved yet (see
+    bs.usecases.status_emergencies); an empty list prints nothing."""
 
     app: str
     request_id: str
@@ -103,6 +102,8 @@ class StatusReport:
     #: Each app's policy time zone (UTC when its policy cannot be read), for its times.
     zones: dict[str, ZoneInfo]
     emergencies: list[PendingReview] = field(default_factory=list)
+    #: Why the emergencies could not be told (the store unreachable), or None.
+    emergencies_error: str | None = None
 
     def zone(self, app: str) -> ZoneInfo:
         return self.zones.get(app, ZoneInfo("UTC"))

@@ -56,6 +56,11 @@ def status_lines(report: StatusReport) -> list[str]:
             f"  {e.app} {e.request_id}: {_clean(e.what)}  {_clean(e.url)}"
             for e in report.emergencies
         ]
+    if report.emergencies_error and report.store.reachable:
+        lines += [
+            "",
+            f"Emergency deploys awaiting review: cannot tell: {_clean(report.emergencies_error)}",
+        ]
     lines += ["", "Freezes and deploy windows (policies as on the default branch)"]
     for policy in report.freezes:
         lines += _policy_lines(policy, report)
@@ -279,6 +284,7 @@ def status_json(report: StatusReport) -> dict[str, Any]:
         ],
         "freezes": [_policy_json(p, report) for p in report.freezes],
         "emergencies": [asdict(e) for e in report.emergencies],
+        "emergencies_error": report.emergencies_error,
         "store": {
             "reachable": store.reachable, "error": store.error, "exists": store.exists,
             "location": store.location,

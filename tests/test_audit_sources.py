@@ -165,14 +165,16 @@ def test_the_store_is_read_with_one_query_per_table(
     for letter in "abcde":
         insert_deployment(d, d.record() | {"request": f"20261125-{letter * 16}"})
     statements: list[str] = []
-    engine_for = audit_store._read_only_sqlite
+    from bs.store import readonly
+
+    engine_for = readonly._read_only_sqlite
 
     def counting(path: Path) -> Engine:
         engine = engine_for(path)
         event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
         return engine
 
-    monkeypatch.setattr(audit_store, "_read_only_sqlite", counting)
+    monkeypatch.setattr(readonly, "_read_only_sqlite", counting)
     records = audit_store.read_gateway_records(d.store_url)
     assert len(records.deployments) == 6
     reads = [s for s in statements if re.search(r"FROM (deployments|link_redemptions)\b", s)]

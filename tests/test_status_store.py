@@ -76,7 +76,8 @@ def test_an_unreachable_store_is_one_line_naming_no_password(app_world: World) -
     garbled = app_world.bs("status", env={"BS_GATEWAY_STORE": f"nobody:{secret}@nowhere"})
     assert garbled.exit_code == 0 and secret not in garbled.output
     assert section(garbled.stdout, "Gateway store: (the gateway store's URL)") == [
-        "  cannot be read: it is not a database URL. Live slots, running deployments and locks "
+        "  cannot be read: it is not a database URL: use sqlite:///PATH or "
+        "postgresql+psycopg://USER@HOST/DB. Live slots, running deployments and locks "
         "are not shown."
     ]
 

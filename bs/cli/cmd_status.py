@@ -28,8 +28,9 @@ def status(cli: CliContext, app: str | None, as_json: bool) -> None:
     """
     from datetime import timedelta
 
+    from bs.store.readonly import store_location
     from bs.usecases.status import read_status
-    from bs.usecases.status_store import read_store, store_location
+    from bs.usecases.status_store import read_store
     from bs.usecases.status_text import status_json, status_lines
 
     config = cli.workspace.config

@@ -20,9 +20,8 @@ from werkzeug.serving import WSGIRequestHandler
 from bs.errors import BsError
 from bs.gateway.security import loggable_path, redact_text
 from bs.gateway.state import GatewaySettings
+from bs.store.readonly import store_location
 from bs.workspace import Workspace
-
-STORE_ENV = "BS_GATEWAY_STORE"
 
 
 def is_loopback(host: str) -> bool:
@@ -35,13 +34,11 @@ def is_loopback(host: str) -> bool:
 
 
 def store_url(workspace: Workspace, env: Mapping[str, str]) -> str:
-    url = env.get(STORE_ENV) or workspace.config.gateway.store
+    """The store's URL (a relative SQLite path is from bs.yaml's folder), its folder made."""
+    url = store_location(workspace, env)
     prefix = "sqlite:///"
-    if url.startswith(prefix) and not url.startswith(prefix + "/") and url != prefix:
-        # A relative SQLite path is relative to bs.yaml's folder, like every path in it.
-        path = workspace.resolve(Path(url[len(prefix) :]))
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        url = prefix + str(path)
+    if url.startswith(prefix + "/"):
+        Path(url[len(prefix) :]).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     return url
 
 

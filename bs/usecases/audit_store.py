@@ -9,29 +9,21 @@ line naming where the store is, never its password. One query per table.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, inspect, select
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
-from sqlalchemy.pool import NullPool
+from sqlalchemy import Engine, inspect, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from bs.core.audit_facts import DeploymentFacts
 from bs.errors import BsError
-from bs.redaction import redact
 from bs.store.deployments import Deployment
+from bs.store.readonly import StoreUnreadable, open_read_only, store_location
 from bs.store.tables import deployments, link_redemptions
-from bs.usecases.status_store import shown_location, store_location
 from bs.workspace import Workspace
 
-__all__ = ["GatewayRecords", "facts_of", "read_gateway_records", "store_location"]
-
-#: Seconds to wait for a PostgreSQL server before calling it unreachable.
-CONNECT_TIMEOUT = 10
+__all__ = ["GatewayRecords", "facts_of", "gateway_records", "read_gateway_records"]
 
 
 @dataclass(frozen=True)
@@ -50,56 +42,21 @@ def gateway_records(workspace: Workspace, env: Mapping[str, str]) -> GatewayReco
 
 def read_gateway_records(url: str) -> GatewayRecords:
     try:
-        parsed = make_url(url)
-    except (ArgumentError, ValueError):
-        raise BsError(
-            "the gateway store's URL is not a database URL: use sqlite:///PATH or "
-            "postgresql+psycopg://USER@HOST/DB (BS_GATEWAY_STORE, or gateway.store in bs.yaml)."
-        ) from None
-    shown = shown_location(parsed)
-    if parsed.get_backend_name() == "sqlite":
-        database = parsed.database
-        if not database or database == ":memory:" or not Path(database).exists():
-            return GatewayRecords(shown, False)
-        if not Path(database).is_file():
-            raise BsError(f"the gateway store {shown} is not a file: fix gateway.store in bs.yaml.")
-        engine = _read_only_sqlite(Path(database))
-    else:
-        try:
-            engine = create_engine(
-                parsed, poolclass=NullPool, connect_args={"connect_timeout": CONNECT_TIMEOUT}
-            )
-        except (NoSuchModuleError, ImportError):
-            raise BsError(
-                f"no database driver for the gateway store {shown}: install the one its URL "
-                "names (for postgresql+psycopg: pip install 'psycopg[binary]')."
-            ) from None
-        except (ArgumentError, ValueError, TypeError):
-            raise BsError(
-                f"the gateway store's URL ({shown}) is not one SQLAlchemy can use."
-            ) from None
+        opened = open_read_only(url)
+    except StoreUnreadable as exc:
+        raise BsError(f"cannot read the gateway store {exc.shown}: {exc.reason}.") from None
+    if opened.engine is None:
+        return GatewayRecords(opened.shown, False)
     try:
-        return _read(engine, shown)
+        return _read(opened.engine, opened.shown)
     except SQLAlchemyError as exc:
-        cause = getattr(exc, "orig", None) or exc
-        first = (str(cause).strip().splitlines() or [""])[0]
-        said = redact(first, [parsed.password] if parsed.password else [])[:200]
         raise BsError(
-            f"cannot read the gateway store {shown} ({type(cause).__name__}: {said}): the audit "
+            f"cannot read the gateway store {opened.shown} ({opened.reason(exc)}): the audit "
             "needs its records. Check the URL (BS_GATEWAY_STORE or gateway.store in bs.yaml) "
             "and that the database is running."
         ) from None
     finally:
-        engine.dispose()
-
-
-def _read_only_sqlite(path: Path) -> Engine:
-    uri = f"{path.resolve().as_uri()}?mode=ro"
-
-    def connect() -> sqlite3.Connection:
-        return sqlite3.connect(uri, uri=True, timeout=30, check_same_thread=False)
-
-    return create_engine("sqlite://", creator=connect, poolclass=NullPool)
+        opened.engine.dispose()
 
 
 def _read(engine: Engine, shown: str) -> GatewayRecords:

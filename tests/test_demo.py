@@ -35,7 +35,7 @@ def test_demo_runs_the_flow(tmp_path: Path) -> None:
     assert "Opened pull request #1" in out
     assert "bob approved #1" in out
     assert "you cannot review your own request" in out
-    assert out.count("(refused, exit status non-zero, as it should be)") == 8
+    assert out.count("(refused, exit status non-zero, as it should be)") == 10
     assert "bob merged #3 as an admin, bypassing bs/policy" in out
     # The check explains itself at each step: pending, an ignored approval, met, rejected.
     assert "bs/policy: not met yet: Needs 1 more approval from alphagov/deployers" in out
@@ -60,7 +60,7 @@ def test_demo_runs_the_flow(tmp_path: Path) -> None:
     assert "Deleted branch request/publishing-api/" in out
     assert "was merged, but its policy is not met: no deploy link minted" in out
     assert "[frontend] No deploy link: #3 merged without approval" in out
-    assert "10 passed, 0 failed" in out
+    assert "16 passed, 0 failed" in out
     # The gateway: alice deploys release_3 with her link, over HTTP; the link is then spent.
     assert "'Deploy link' (nothing is spent by opening it)" in out
     assert "back on the link: 'Deploy frontend?'" in out
@@ -72,6 +72,17 @@ def test_demo_runs_the_flow(tmp_path: Path) -> None:
     assert "Subject: [frontend] Deployed: release_3" in out
     assert re.search(r"/link/\[redacted\]", out)
     assert "Traceback" not in out + result.stderr
+    # An emergency: on call approves, it deploys, and the gateway opens its follow-up.
+    assert "[frontend] EMERGENCY request #4: release_3 -> release_5 by alice" in out
+    assert "bs/policy: not met yet: Needs 1 more approval from alphagov/on-call" in out
+    assert "EMERGENCY: follow-up review opened, under the normal rules: pull request #5" in out
+    assert "Emergency deploys whose follow-up review is not approved yet" in out
+    assert "Follow-up #5 approved: emergency request " in out
+    # A rollback, deployed: release_3 again.
+    assert "Rollback request " in out and "frontend release_5 -> release_3" in out
+    assert "frontend: deployed release_3" in out.rsplit("== 13.", 1)[1]
+    # The audit trail ends intact.
+    assert "chain intact: 5 requests, 3 deployments checked" in out.rsplit("== 14.", 1)[1]
     # The digest bs recorded equals git's own, as the transcript shows.
     request_lines = [line for line in out.splitlines() if line.startswith("  sha256: ")]
     sha_lines = [line for line in out.splitlines() if line.endswith("  -")]

@@ -110,10 +110,15 @@ def test_an_emergency_inside_its_review_time_is_a_notice(d: Deployed) -> None:
     assert (kinds(data), kinds(data, "notices")) == ([], ["awaiting-review"])
 
 
-@pytest.mark.parametrize(("state", "needs_review"), [("interrupted", True), ("failed", False)])
-def test_an_interrupted_deploy_may_have_gone_out_a_failed_one_did_not(
+@pytest.mark.parametrize(
+    ("state", "needs_review"),
+    [("interrupted", True), ("failed", True), ("succeeded", True), ("ready", False)],
+)
+def test_an_emergency_whose_deployer_ran_needs_its_review_whatever_the_outcome(
     d: Deployed, state: str, needs_review: bool
 ) -> None:
+    """A failed deploy may have gone out too (the tag moved under it, the lock was lost):
+    only one never started (ready, no attempt) needs no review."""
     emergency(d, deployed_ago=timedelta(days=4), state=state)
     code, data = audit_json(d.world)
     assert kinds(data) == (["emergency-unreviewed"] if needs_review else [])

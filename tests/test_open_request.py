@@ -437,7 +437,10 @@ def test_dry_run_pushes_nothing(world: World, tmp_path: Path) -> None:
     assert data["pull_request"] is None
     assert {"id", "request_file", "patch_file", "patch_sha256", "pull_request"} <= set(data)
     assert set(data) - {"id", "request_file", "patch_file", "patch_sha256", "pull_request"} <= {
-        "dry_run_dir", "kind", "emergency", "rollback"
+        "dry_run_dir",
+        "kind",
+        "emergency",
+        "rollback",
     }
     assert request_branches(world) == []
     assert pull_records(world) == []

@@ -247,7 +247,8 @@ def test_a_rule_referenced_but_not_defined(app_world: World) -> None:
     message = refused_everywhere(app_world, content)
     assert (
         "approval refers to rule 'database migration', which rules does not define: "
-        "define it or use one of deployer approval, database migrations, on-call approval." in message
+        "define it or use one of deployer approval, database migrations, on-call approval."
+        in message
     )
 
 

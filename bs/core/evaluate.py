@@ -183,7 +183,9 @@ def evaluate_rule(
         key = fold(login)
         if is_bot(login):
             return "a bot"
-        if key == requester and not rule.options.allow_author:
+        # A follow-up is opened by bs, so the forge would let the emergency's requester
+        # approve it: allow_author, meant for the forge's own rule, never counts there.
+        if key == requester and (not rule.options.allow_author or facts.kind == "follow-up"):
             return "the requester"
         if key in contributors and not rule.options.allow_pushers:
             return contributors[key]

@@ -368,7 +368,7 @@ class Policy(_Strict):
         """Who may reject: `disapproval:`, or everyone who may approve. Whoever may approve
         an emergency or a rollback under its own rule may also reject it."""
         if self.disapproval is None:
-            return self.approvers(kind)
+            return self.approvers()  # as documented: anyone any rule may count
         own_rule = (kind == "emergency" and self.emergency is not None) or (
             kind == "rollback" and self.rollback is not None
         )

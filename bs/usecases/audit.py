@@ -11,7 +11,7 @@ Apps and policies come from the default branch, as the hooks read them.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from bs.config import BsConfig
@@ -67,6 +67,7 @@ def run_audit(
         if d.ran and (app is None or d.app == app) and (since is None or d.at >= since)
     ]  # fmt: skip
     reviews = _reviews(forge, repo, history, scoped) if check_reviews else None
+    _who_merged(forge, repo, history, {d.key for d in deployments}, app=app, since=since)
     deployed_now: dict[str, str | None] = {}
     for name in sorted({d.app for d in deployments if d.state == "succeeded"}):
         if (app is None or name == app) and name in registry:
@@ -81,6 +82,24 @@ def run_audit(
     )  # fmt: skip
     report = verify_chain(facts, now=now, since=since, app=app)
     return Audit(report, history, store)
+
+
+def _who_merged(
+    forge: Forge, repo: str, history: RequestHistory, deployed: set[str], *,
+    app: str | None, since: datetime | None,
+) -> None:  # fmt: skip
+    """Who merged each request in scope no deployment record names: GitHub's pull request
+    listing leaves it out, so each is read once (none on the local forge, which says)."""
+    for index, merged in enumerate(history.requests):
+        pull = merged.pull
+        if (
+            pull is None or not pull.merged or pull.merged_by is not None
+            or merged.key in deployed
+            or (app is not None and merged.app != app)
+            or (since is not None and merged.merged_at < since)
+        ):  # fmt: skip
+            continue
+        history.requests[index] = replace(merged, pull=forge.get_pull_request(repo, pull.number))
 
 
 def _reviews(

@@ -212,7 +212,9 @@ def run_deploy(
             summary += f"; but the deployed version could not be recorded: {exc.message}"
             write(summary)
     follow_up = ""
-    if ok and request.emergency:
+    if request.emergency:
+        # Whatever the outcome (failed, the tag moved, the lock lost), the deployer ran and
+        # the release may be out: it is reviewed under the normal rules after the fact.
         follow_up = emergency_follow_up(ctx, verified, deployment.pull_request)
         write(follow_up)
     done.set()

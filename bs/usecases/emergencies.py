@@ -2,8 +2,8 @@
 ``bs status``).
 
 An emergency request is approved under the policy's short emergency rule;
-once it is deployed (its deployment succeeded, or was interrupted: the
-release may be out) a follow-up request, the same release marked
+once a deployer has run it (whatever the outcome: the release may be out)
+a follow-up request, the same release marked
 ``follow_up_of``, must be approved under the normal rules within the policy's
 ``emergency.review_within`` (3 days by default) of the deploy. A follow-up
 counts as approved only when it was merged and the merge hook, from trusted
@@ -22,7 +22,6 @@ from datetime import datetime, timedelta
 
 from bs.config import BsConfig
 from bs.core.audit_facts import (
-    DEPLOYED_STATES,
     DeploymentFacts,
     FollowUpState,
     LateReview,
@@ -33,6 +32,7 @@ from bs.core.audit_facts import (
 from bs.core.policy import EmergencyRule
 from bs.core.request import request_branch
 from bs.core.slots import parse_duration
+from bs.errors import BsError
 from bs.forges import bot_login
 from bs.policyfiles import Policies
 from bs.ports import Forge
@@ -79,8 +79,10 @@ def emergency_reviews(
     in time: unreviewed, or reviewed late."""
     deployed: dict[str, DeploymentFacts] = {}
     for d in sorted(deployments, key=lambda d: (d.at, d.id)):
-        if d.state in DEPLOYED_STATES:
-            deployed.setdefault(d.key, d)  # its first deploy starts the clock
+        # Whatever the outcome, a deployer that ran may have put the release out: the
+        # first attempt starts the clock.
+        if d.ran:
+            deployed.setdefault(d.key, d)
     emergencies = [
         r
         for r in history.requests
@@ -105,8 +107,16 @@ def emergency_reviews(
 
 def bs_login(forge: Forge, config: BsConfig) -> str:
     """Who bs's hooks act as, whose marks alone count: bs.yaml's local forge `bot` or
-    GitHub App (``forge.app``); else bs itself, acting as its App."""
-    return bot_login(config) or forge.current_user()
+    GitHub App (``forge.app``); else bs itself, when it acts as its App (the workflows).
+    A person's own login never: they could have posted the mark."""
+    found = bot_login(config) or getattr(forge, "acting_as", None)
+    if not isinstance(found, str):
+        raise BsError(
+            "bs.yaml names no GitHub App (forge.app), so bs cannot tell its own marks on "
+            "follow-up reviews from anyone else's: set forge.app to the App's slug, or run "
+            "this as the App."
+        )
+    return found
 
 
 def _follow_ups(

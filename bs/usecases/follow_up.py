@@ -116,19 +116,55 @@ def open_follow_up(
     base = forge.default_branch(repo)
     request_id = follow_up_id(emergency)
     branch = request_branch(emergency.app, request_id)
-    if forge.read_file(repo, request_file_path(emergency.app, request_id), base) is not None:
+    request_path = request_file_path(emergency.app, request_id)
+    if forge.read_file(repo, request_path, base) is not None:
         return FollowUp(request_id, branch, None, opened_now=False, merged=True)
-    existing = next(
-        (p for p in forge.list_pull_requests(repo, "open") if p.head_ref == branch), None
-    )
-    if existing is not None:
-        return FollowUp(request_id, branch, existing, opened_now=False)
+    created: str | None = None
+    if forge.resolve_branch(repo, branch) is not None:
+        # Its name is derived from the emergency's id, so anyone could have made it first.
+        _check_is_follow_up(forge, repo, branch, request_path, emergency)
+        existing = next(
+            (
+                p for p in forge.list_pull_requests(repo, "open")
+                if p.head_ref == branch and p.head_repo in (None, repo)
+            ),
+            None,
+        )  # fmt: skip
+        if existing is not None:
+            return FollowUp(request_id, branch, existing, opened_now=False)
+        request = follow_up_request(emergency, emergency.patch.file, now=now())
+    else:
+        request, created = _push_follow_up(forge, repo, base, branch, emergency, now=now)
+    try:
+        pull = forge.open_pull_request(
+            repo, head=branch, base=base, title=pull_request_title(request),
+            body=follow_up_body(request, emergency, emergency_pull),
+        )  # fmt: skip
+    except BaseException:
+        if created is not None:  # no branch without its pull request; never another's
+            forge.delete_branch(repo, branch, sha=created)
+        raise
+    return FollowUp(request_id, branch, pull, opened_now=True)
+
+
+def _push_follow_up(
+    forge: Forge, repo: str, base: str, branch: str, emergency: ReleaseRequest, *,
+    now: Callable[[], datetime],
+) -> tuple[ReleaseRequest, str]:  # fmt: skip
+    """The follow-up's two files, committed on its new branch: the request and its commit."""
+    expected = [patch_file_path(emergency.app, emergency.id, compressed=c) for c in (False, True)]
+    if emergency.patch.file not in expected:  # the check makes it so; an admin merge may not
+        raise BsError(
+            f"emergency {emergency.id}'s patch.file is {emergency.patch.file!r}, not "
+            f"{expected[0]}: its follow-up cannot be opened from it."
+        )
     patch = forge.read_file(repo, emergency.patch.file, base)
     if patch is None:
         raise BsError(
             f"the emergency's patch {emergency.patch.file} is not on {repo}'s default branch: "
             "its follow-up cannot be opened."
         )
+    request_id = follow_up_id(emergency)
     compressed = emergency.patch.file.endswith(".gz")
     patch_path = patch_file_path(emergency.app, request_id, compressed=compressed)
     request = follow_up_request(emergency, patch_path, now=now())
@@ -140,20 +176,35 @@ def open_follow_up(
             (request_file_path(request.app, request_id), work / "request.yaml"),
             (patch_path, work / "patch"),
         ]
-        title = pull_request_title(request)
-        if forge.resolve_branch(repo, branch) is None:
-            forge.create_branch(repo, branch, base, files, title)
-        try:
-            pull = forge.open_pull_request(
-                repo, head=branch, base=base, title=title,
-                body=follow_up_body(request, emergency, emergency_pull),
-            )  # fmt: skip
-        except BaseException:
-            forge.delete_branch(repo, branch)  # no branch without its pull request
-            raise
+        created = forge.create_branch(repo, branch, base, files, pull_request_title(request))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return FollowUp(request_id, branch, pull, opened_now=True)
+    return request, created
+
+
+def _check_is_follow_up(
+    forge: Forge, repo: str, branch: str, path: str, emergency: ReleaseRequest
+) -> None:
+    """Refuse a branch of the follow-up's name that does not hold this emergency's follow-up."""
+    data = forge.read_file(repo, path, branch)
+    found: ReleaseRequest | None = None
+    if data is not None:
+        try:
+            parsed, lines = parse_yaml_with_lines(data.decode("utf-8", errors="replace"), path)
+            found = validate_document(ReleaseRequest, parsed, path, lines)
+        except BsError:
+            found = None
+    same = found is not None and (
+        found.follow_up_of == emergency.id
+        and (found.app, found.from_, found.to, found.patch.sha256)
+        == (emergency.app, emergency.from_, emergency.to, emergency.patch.sha256)
+    )
+    if not same:
+        raise BsError(
+            f"branch {branch} of {repo} exists but does not hold the follow-up of emergency "
+            f"{emergency.id}: delete that branch (it was not made by bs), then run "
+            f"`bs follow-up {emergency.app} {emergency.id}` again."
+        )
 
 
 def follow_up_body(

@@ -377,3 +377,25 @@ def test_a_rejected_request_is_removed_by_the_review_workflow() -> None:
     written = sorted(k for k, v in token["with"].items() if v.startswith("write"))
     assert written == ["permission-contents", "permission-issues", "permission-pull-requests"]
     assert "BS_LINK_KEYS" not in remove["steps"][-1]["env"]  # it never mints
+
+
+def test_the_daily_check_lists_emergencies_and_fails_on_a_broken_chain_read_only() -> None:
+    """Every morning, bs status (emergencies awaiting review among the rest) and bs audit,
+    whose exit 4 fails the run; the App's token may only read, and only the store's URL
+    is given beside it."""
+    assert triggers("bs-daily.yml") == {
+        "schedule": [{"cron": "17 7 * * *"}],
+        "workflow_dispatch": None,
+    }
+    [job] = jobs("bs-daily.yml").values()
+    assert job["permissions"] == {"contents": "read"} and job["environment"] == "bs"
+    token = next(s for s in job["steps"] if s.get("uses", "").startswith(f"{APP_TOKEN}@"))
+    granted = {k: v for k, v in token["with"].items() if k.startswith("permission-")}
+    assert set(granted.values()) == {"read"}
+    last = job["steps"][-1]
+    assert "bs status" in last["run"] and 'bs audit --since "$since"' in last["run"]
+    assert 'exit "$status"' in last["run"]  # the audit's own exit status, after the summary
+    assert set(re.findall(r"secrets\.(\w+)", text("bs-daily.yml"))) == {
+        "BS_APP_PRIVATE_KEY", "BS_GATEWAY_STORE",
+    }  # fmt: skip
+    assert last["env"]["BS_GATEWAY_STORE"] == "${{ secrets.BS_GATEWAY_STORE }}"

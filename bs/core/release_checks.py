@@ -88,19 +88,28 @@ def _check_deployed(facts: IntegrityFacts, request: ReleaseRequest, add: _Add) -
 
 
 def _check_newer(facts: IntegrityFacts, request: ReleaseRequest, add: _Add) -> None:
-    if request.rollback:
-        _check_older(facts, request, add)
+    """A release descends from what is deployed and comes later in the scheme; a rollback
+    is in the deployed commit's history and comes earlier."""
+    to, pinned, scheme = request.to, request.from_, facts.scheme
+    back = request.rollback
+    label = to.tag or to.commit[:12]
+    if pinned is None:
+        if back:
+            add(
+                "ancestry", False, "a rollback from nothing deployed: there is nothing to roll back"
+            )
+        else:
+            add("ancestry", True, "a first deploy: nothing to descend from")
         return
-    to, pinned, scheme = request.to, request.from_, facts.scheme
-    label = to.tag or to.commit[:12]
-    if pinned is None:
-        add("ancestry", True, "a first deploy: nothing to descend from")
-    elif to.commit == pinned.commit:
-        add("ancestry", False, f"{label} is what is deployed: there is nothing to release")
-    elif not facts.to_descends:
+    if to.commit == pinned.commit:
+        what = "roll back" if back else "release"
+        add("ancestry", False, f"{label} is what is deployed: there is nothing to {what}")
+    elif not (facts.from_descends if back else facts.to_descends):
         add(
             "ancestry", False,
-            f"{label} does not descend from the deployed {pinned.commit[:12]}: it is not newer",
+            f"the deployed {pinned.commit[:12]} does not descend from {label}: it is no rollback"
+            if back
+            else f"{label} does not descend from the deployed {pinned.commit[:12]}: it is not newer",
         )  # fmt: skip
     elif (
         scheme is not None
@@ -108,46 +117,26 @@ def _check_newer(facts: IntegrityFacts, request: ReleaseRequest, add: _Add) -> N
         and pinned.tag is not None
         and scheme.matches(to.tag)
         and scheme.matches(pinned.tag)
-        and scheme.compare(to.tag, pinned.tag) <= 0
-    ):
-        add(
-            "ancestry", False,
-            f"{to.tag} does not come after the deployed {pinned.tag} in the tag scheme, "
-            "although its commit descends from it",
-        )  # fmt: skip
-    else:
-        add("ancestry", True, f"{label} descends from the deployed {pinned.commit[:12]}")
-
-
-def _check_older(facts: IntegrityFacts, request: ReleaseRequest, add: _Add) -> None:
-    to, pinned, scheme = request.to, request.from_, facts.scheme
-    label = to.tag or to.commit[:12]
-    if pinned is None:
-        add("ancestry", False, "a rollback from nothing deployed: there is nothing to roll back")
-    elif to.commit == pinned.commit:
-        add("ancestry", False, f"{label} is what is deployed: there is nothing to roll back")
-    elif not facts.from_descends:
-        add(
-            "ancestry", False,
-            f"the deployed {pinned.commit[:12]} does not descend from {label}: it is no rollback",
-        )  # fmt: skip
-    elif (
-        scheme is not None
-        and to.tag is not None
-        and pinned.tag is not None
-        and scheme.matches(to.tag)
-        and scheme.matches(pinned.tag)
-        and scheme.compare(to.tag, pinned.tag) >= 0
+        and (
+            scheme.compare(to.tag, pinned.tag) >= 0
+            if back
+            else scheme.compare(to.tag, pinned.tag) <= 0
+        )
     ):
         add(
             "ancestry", False,
             f"{to.tag} does not come before the deployed {pinned.tag} in the tag scheme, "
-            "although the deployed commit descends from it",
+            "although the deployed commit descends from it"
+            if back
+            else f"{to.tag} does not come after the deployed {pinned.tag} in the tag scheme, "
+            "although its commit descends from it",
         )  # fmt: skip
-    else:
+    elif back:
         add(
             "ancestry", True, f"a rollback: the deployed {pinned.commit[:12]} descends from {label}"
         )
+    else:
+        add("ancestry", True, f"{label} descends from the deployed {pinned.commit[:12]}")
 
 
 def _check_digest(facts: IntegrityFacts, request: ReleaseRequest, add: _Add) -> None:

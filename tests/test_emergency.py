@@ -168,7 +168,8 @@ def test_an_emergency_from_request_to_deploy_and_its_follow_up_review(
     )
     assert opened_line in [line["line"] for line in progress["lines"]]
     deployed_mail = wait_mail(made, "[frontend] EMERGENCY Deployed: release_3")
-    assert sorted(recipients(deployed_mail)) == [ALICE, "carol@example.gov.uk"]
+    # The review list hears of an emergency's outcome too.
+    assert sorted(recipients(deployed_mail)) == [ALICE, "carol@example.gov.uk", REVIEW_LIST]
     assert opened_line in text_of(deployed_mail).replace("\n", " ")
 
     # The follow-up: the same release, marked follow_up_of, opened by the bot.

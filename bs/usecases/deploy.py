@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -226,7 +226,10 @@ def run_deploy(
     final = store.get(deployment.id)
     if final is not None:
         try:
-            mail = outcome_mail(ctx, final, follow_up)
+            # An emergency's outcome goes to the app's review list too: it went out on
+            # the word of one engineer on call, and they review it after the fact.
+            also = verified.app.review_list if request.emergency else ()
+            mail = outcome_mail(ctx, final, follow_up, also=also)
             deliver(ctx.mailer, prepare(ctx.config.mail, [mail], ctx.now))
         except BsError as exc:
             log.warning("could not email the outcome of deployment %s: %s", deployment.id, exc)
@@ -281,7 +284,9 @@ def emergency_follow_up(ctx: DeployContext, verified: Verified, pull_request: in
     )
 
 
-def outcome_mail(ctx: DeployContext, deployment: Deployment, follow_up: str = "") -> Outgoing:
+def outcome_mail(
+    ctx: DeployContext, deployment: Deployment, follow_up: str = "", *, also: Sequence[str] = ()
+) -> Outgoing:
     record = deployment.record
     people = [deployment.requester] + [a["user"] for a in record.get("approvers", [])]
     addresses = []
@@ -289,6 +294,7 @@ def outcome_mail(ctx: DeployContext, deployment: Deployment, follow_up: str = ""
         address = address_of(person, ctx.forge, ctx.config.mail)
         if address and address not in addresses:
             addresses.append(address)
+    addresses += [a for a in also if a not in addresses]
     to = record["to"]
     to_label = to["tag"] or to["commit"][:12]
     word = {"succeeded": "Deployed", "failed": "Deploy failed"}.get(deployment.state, "Deploy")

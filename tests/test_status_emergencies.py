@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from bs.forges import open_forge
 from bs.usecases.status_emergencies import pending_reviews
@@ -41,10 +42,10 @@ def _deployed_emergency(world: World, tmp_path: Path) -> tuple[str, int]:
     return opened.request_id, opened.number + 1  # the gateway opened the follow-up next
 
 
-def _status(world: World) -> dict[str, object]:
+def _status(world: World) -> dict[str, Any]:
     result = world.bs("status", "--json")
     assert result.exit_code == 0, result.output
-    found: dict[str, object] = json.loads(result.stdout)
+    found: dict[str, Any] = json.loads(result.stdout)
     return found
 
 
@@ -54,7 +55,7 @@ def test_an_emergency_awaits_review_until_its_follow_up_is_approved(
     emergency_id, follow_up = _deployed_emergency(world, tmp_path)
 
     data = _status(world)
-    (listed,) = data["emergencies"]  # type: ignore[misc]
+    (listed,) = data["emergencies"]
     assert (listed["app"], listed["request_id"]) == ("frontend", emergency_id)
     assert f"follow-up #{follow_up}, due by " in listed["what"]
     assert "OVERDUE" not in listed["what"]

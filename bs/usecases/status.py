@@ -181,7 +181,11 @@ def _open_requests(forge: Forge, repo: str, only: str | None) -> list[OpenReques
         found.append(
             OpenRequest(
                 number=pull.number, url=pull.url, app=branch["app"], request_id=branch["id"],
-                requester=pull.author, opened_at=pull.created_at,
+                # A follow-up is opened by bs, for the emergency's requester.
+                requester=request.requested_by
+                if request is not None and request.follow_up_of is not None
+                else pull.author,
+                opened_at=pull.created_at,
                 tag=(request.to.tag or request.to.commit[:12]) if request else None,
                 kind=request.kind if request else None,
                 label=request.label if request else None,

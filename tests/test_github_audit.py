@@ -116,14 +116,19 @@ def test_after_an_emergency_its_follow_up_and_a_rollback_the_chain_is_intact(
     assert whens == sorted(whens, reverse=True)  # newest first
 
     # One listing of the pull requests (one page here), one of the reviews per deployment
-    # checked, one of the comments per merged follow-up, and one read of each merged pull
-    # request no deployment names (the listing does not say who merged it).
+    # checked and per merged follow-up, one of the comments per merged follow-up, and one
+    # read of each merged pull request no deployment names (the listing does not say who
+    # merged it).
     assert Counter(calls) == Counter({
         ("GET", f"/repos/{REQUESTS}"): 1, ("GET", PULLS): 1,
         ("GET", f"{PULLS}/{emergency.number}/reviews"): 1, ("GET", f"{PULLS}/{rollback}/reviews"): 1,
         ("GET", f"/repos/{REQUESTS}/issues/{emergency.follow_up}/comments"): 1,
         ("GET", f"{PULLS}/{emergency.follow_up}"): 1,
+        ("GET", f"{PULLS}/{emergency.follow_up}/reviews"): 1,
     }), calls  # fmt: skip
+    # The follow-up's entry names who reviewed the emergency after the fact.
+    (follow,) = [e for e in data["entries"] if e["pull_request"] == emergency.follow_up]
+    assert follow["approvers"] == ["bob"]
 
     # 120 more requests, closed unmerged: the listing takes two pages of 100, no more.
     add_closed_requests(w, 120)

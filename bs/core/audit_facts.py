@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bs.core.pulls import PullRequest
+from bs.core.pulls import PullRequest, Review
 from bs.core.request import ReleaseRequest
 
 #: A deployment in one of these states has run (its deployer was started).
@@ -209,3 +209,23 @@ def instant(text: str | None) -> datetime | None:
     except ValueError:
         return None
     return moment.astimezone(UTC) if moment.tzinfo else None
+
+
+def approved_by(
+    reviews: Mapping[int, Sequence[Review]] | None, pull: PullRequest | None
+) -> tuple[str, ...]:
+    """Who approved a merged pull request's head before its merge, where its reviews were
+    read (a follow-up's: who reviewed the emergency after the fact)."""
+    if reviews is None or pull is None or pull.number not in reviews:
+        return ()
+    return tuple(
+        sorted(
+            {
+                r.user
+                for r in reviews[pull.number]
+                if r.state == "APPROVED"
+                and r.commit_id == pull.head_sha
+                and (pull.merged_at is None or r.submitted_at <= pull.merged_at)
+            }
+        )
+    )

@@ -16,7 +16,7 @@ from datetime import datetime
 
 from bs.config import BsConfig
 from bs.core.audit import AuditFacts, AuditReport, verify_chain
-from bs.core.audit_facts import DeploymentFacts
+from bs.core.audit_facts import DeploymentFacts, MergedRequest
 from bs.core.pulls import Review
 from bs.deployed import source_for
 from bs.errors import BsError
@@ -66,7 +66,12 @@ def run_audit(
         d for d in deployments
         if d.ran and (app is None or d.app == app) and (since is None or d.at >= since)
     ]  # fmt: skip
-    reviews = _reviews(forge, repo, history, scoped) if check_reviews else None
+    follow_ups = [
+        r for r in history.requests
+        if r.kind == "follow-up" and (app is None or r.app == app)
+        and (since is None or r.merged_at >= since)
+    ]  # fmt: skip
+    reviews = _reviews(forge, repo, history, scoped, follow_ups) if check_reviews else None
     _who_merged(forge, repo, history, {d.key for d in deployments}, app=app, since=since)
     deployed_now: dict[str, str | None] = {}
     for name in sorted({d.app for d in deployments if d.state == "succeeded"}):
@@ -103,13 +108,18 @@ def _who_merged(
 
 
 def _reviews(
-    forge: Forge, repo: str, history: RequestHistory, deployments: Sequence[DeploymentFacts]
+    forge: Forge,
+    repo: str,
+    history: RequestHistory,
+    deployments: Sequence[DeploymentFacts],
+    follow_ups: Sequence[MergedRequest],
 ) -> dict[int, list[Review]]:
-    """The reviews of each pull request that merged a deployed request: one listing each."""
+    """The reviews of each pull request that merged a deployed request, and of each merged
+    follow-up (who reviewed the emergency after the fact): one listing each."""
     found: dict[int, list[Review]] = {}
-    for deployment in deployments:
-        app, _, request_id = deployment.key.partition("/")
-        request = history.find(app, request_id)
+    merged = [history.find(*d.key.partition("/")[::2]) for d in deployments]
+    merged += follow_ups
+    for request in merged:
         pull = request.pull if request else None
         if pull is not None and pull.merged and pull.number not in found:
             found[pull.number] = forge.list_reviews(repo, pull.number)

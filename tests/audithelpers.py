@@ -231,9 +231,11 @@ def merged_request(
     author: str = "alice",
     approver: str | None = "bob",
     merger: str | None = "bob",
+    minted: bool = True,
 ) -> PullRequest:
     """The request's branch, pull request, approval and merge (none when `merger` is None),
-    made with the forge's calls."""
+    made with the forge's calls; and, when `minted`, the merge hook's approval mark (as
+    when it found the policy met and minted a link)."""
     files = d.world.root / f"files-{request.id}"
     files.mkdir()
     (files / "request.yaml").write_text(dump_yaml(request.to_document()))
@@ -252,7 +254,11 @@ def merged_request(
         forge(d.world, approver).submit_review(REQUESTS, pull.number, "APPROVED", "Fine")
     if merger is None:
         return pull
-    return forge(d.world, merger).merge_pull_request(REQUESTS, pull.number)
+    merged = forge(d.world, merger).merge_pull_request(REQUESTS, pull.number)
+    if minted and approver is not None and request.follow_up_of is None:
+        # The merge hook's mark, as bs (its bot) leaves it on a request it minted a link for.
+        forge(d.world, BOT).add_comment(REQUESTS, pull.number, "<!-- bs:approval -->\nApproved.\n")
+    return merged
 
 
 def record_for(pull: PullRequest, request: ReleaseRequest, approvers: list[str]) -> dict[str, Any]:

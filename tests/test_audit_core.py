@@ -208,7 +208,8 @@ def test_request_notices() -> None:
 # -- emergencies ------------------------------------------------------------------------
 
 EMERGENCY = merged(request(emergency=True, reason="Outage"))
-DEPLOYED = deployment(at=T0)
+# The review clock starts when the deployer started (T0 here), not when it finished.
+DEPLOYED = deployment(at=T0 + timedelta(minutes=2), started_at=T0)
 WITHIN = timedelta(days=3)
 
 

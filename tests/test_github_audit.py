@@ -116,7 +116,8 @@ def test_after_an_emergency_its_follow_up_and_a_rollback_the_chain_is_intact(
     assert whens == sorted(whens, reverse=True)  # newest first
 
     # One listing of the pull requests (one page here), one of the reviews per deployment
-    # checked and per merged follow-up, one of the comments per merged follow-up, and one
+    # checked and per merged follow-up, one of the comments per merged follow-up and per
+    # deployed request, and one
     # read of each merged pull request no deployment names (the listing does not say who
     # merged it).
     assert Counter(calls) == Counter({
@@ -125,6 +126,9 @@ def test_after_an_emergency_its_follow_up_and_a_rollback_the_chain_is_intact(
         ("GET", f"/repos/{REQUESTS}/issues/{emergency.follow_up}/comments"): 1,
         ("GET", f"{PULLS}/{emergency.follow_up}"): 1,
         ("GET", f"{PULLS}/{emergency.follow_up}/reviews"): 1,
+        # The merge hook's mark on each deployed pull request: its policy was met.
+        ("GET", f"/repos/{REQUESTS}/issues/{emergency.number}/comments"): 1,
+        ("GET", f"/repos/{REQUESTS}/issues/{rollback}/comments"): 1,
     }), calls  # fmt: skip
     # The follow-up's entry names who reviewed the emergency after the fact.
     (follow,) = [e for e in data["entries"] if e["pull_request"] == emergency.follow_up]

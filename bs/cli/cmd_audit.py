@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import sys
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from bs.cli.context import CliContext, emit_json, json_option, pass_cli
-from bs.core.words import count_noun
+from bs.core.words import count_noun, printable
 
 if TYPE_CHECKING:
     from bs.core.audit import AuditReport, Entry, Finding
@@ -120,7 +121,7 @@ def entry_line(entry: Entry) -> str:
         else "not deployed"
     )
     pull = f" (#{entry.pull_request})" if entry.pull_request else ""
-    line = (
+    line = _inert(
         f"{_when(entry.at)}  {entry.app}  {entry.kind}  {entry.to_tag or '(untagged)'} "
         f"{_short(entry.to_commit)}  requested by {entry.requester or '-'}  approved by "
         f"{', '.join(entry.approvers) or '-'}  merged by {entry.merged_by or '-'}  {deployed}  "
@@ -130,7 +131,25 @@ def entry_line(entry: Entry) -> str:
 
 
 def finding_line(finding: Finding) -> str:
-    return f"  {finding.kind}: {finding.message}"
+    return f"  {finding.kind}: {_inert(finding.message)}"
+
+
+def _inert(text: str) -> str:
+    """One line with no control or format character: tags, logins and records come from
+    requesters and the store, and this is read in terminals and Actions logs (where a
+    line starting ``::`` is a command)."""
+    return printable(re.sub(r"\s", " ", text))
+
+
+#: A spreadsheet reads a cell starting with one of these as a formula.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: object) -> object:
+    """A CSV cell that a spreadsheet shows as text, never runs."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
 
 
 def report_lines(report: AuditReport) -> list[str]:
@@ -195,7 +214,7 @@ def entries_csv(entries: list[Entry]) -> str:
     writer.writerow(CSV_COLUMNS)
     for entry in entries:
         data = entry_json(entry)
-        writer.writerow([
+        writer.writerow([_cell(v) for v in [
             data["when"], entry.app, entry.request_id or "", entry.kind,
             entry.pull_request or "", entry.from_tag or "", entry.from_commit or "",
             entry.to_tag or "", entry.to_commit or "", entry.requester or "",
@@ -203,5 +222,5 @@ def entries_csv(entries: list[Entry]) -> str:
             " ".join(entry.approvers), entry.merged_by or "", data["merged_at"] or "",
             entry.merge_commit or "", entry.deployment_id or "", entry.deployed_by or "",
             entry.state or "", entry.patch_sha256 or "", " ".join(entry.findings),
-        ])  # fmt: skip
+        ]])  # fmt: skip
     return out.getvalue()

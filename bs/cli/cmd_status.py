@@ -28,6 +28,7 @@ def status(cli: CliContext, app: str | None, as_json: bool) -> None:
     """
     from datetime import timedelta
 
+    from bs.forges import bot_login
     from bs.store.readonly import store_location
     from bs.usecases.status import read_status
     from bs.usecases.status_store import read_store
@@ -43,6 +44,9 @@ def status(cli: CliContext, app: str | None, as_json: bool) -> None:
         app=app,
         read_store=lambda apps: read_store(url, apps=apps, now=now, lock_ttl=lock_ttl),
         now=now,
+        # On GitHub only the App's bs/policy counts, as the ruleset requires; the local
+        # forge's checks are run by whoever runs them.
+        status_poster=bot_login(config) if config.forge.kind == "github" else None,
     )
     from bs.usecases.status_emergencies import pending_reviews
 

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import Any
 
+from bs.core.audit_deployments import deployment_problems, merge_mark
 from bs.core.audit_facts import (
     DEPLOYED_STATES,
     RAN_STATES,
@@ -31,8 +32,9 @@ from bs.core.audit_facts import (
     instant,
     iso,
     judge_emergency,
+    short,
 )
-from bs.core.pulls import PullRequest, Review
+from bs.core.pulls import Review
 from bs.errors import BsError
 
 __all__ = [
@@ -108,6 +110,11 @@ class AuditFacts:
     #: What each app with a succeeded deployment runs now (None: nothing deployed).
     deployed_now: Mapping[str, str | None]
     emergencies: Sequence[UnreviewedEmergency | LateReview] = ()
+    #: Each deployed pull request's mark from the merge hook: "approval" (it found the
+    #: policy met and minted), "no-link" (it refused), "" (none); None when not read.
+    merge_marks: Mapping[int, str] | None = None
+    #: Apps whose deployed source could not be read, and why.
+    deployed_errors: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -150,6 +157,11 @@ def verify_chain(
     def in_scope(app_: str, at: datetime) -> bool:
         return (app is None or app_ == app) and (since is None or at >= since)
 
+    def deployment_in_scope(d: DeploymentFacts) -> bool:
+        # Filed under one app, recording another's request: both apps' audits see it.
+        apps = {d.app, str(d.field("app"))}
+        return any(in_scope(a, d.at) for a in apps)
+
     requests = {r.key: r for r in facts.requests}
     ran = sorted((d for d in facts.deployments if d.ran), key=lambda d: d.id)  # as recorded
     findings: list[Finding] = []
@@ -157,13 +169,14 @@ def verify_chain(
     checked = 0
     for deployment in ran:
         earlier = first_of.setdefault(deployment.key, deployment)
-        if not in_scope(deployment.app, deployment.at):
+        if not deployment_in_scope(deployment):
             continue
         checked += 1
-        problems = _deployment_problems(
+        problems = deployment_problems(
             deployment, requests.get(deployment.key), None if earlier is deployment else earlier,
             facts.reviews,
         )  # fmt: skip
+        problems += merge_mark(deployment, requests.get(deployment.key), facts.merge_marks)
         findings += [
             Finding(kind, deployment.app, deployment.key.partition("/")[2], deployment.id,
                     message, deployment.at)
@@ -181,98 +194,6 @@ def verify_chain(
     entries = [e for e in _entries(facts, requests, findings) if in_scope(e.app, e.at)]
     entries.sort(key=lambda e: (e.at, e.deployment_id or 0), reverse=True)
     return AuditReport(since, app, entries, findings, notices, len(scoped), checked)
-
-
-def _deployment_problems(
-    deployment: DeploymentFacts,
-    found: MergedRequest | None,
-    earlier: DeploymentFacts | None,
-    reviews: Mapping[int, Sequence[Review]] | None,
-) -> list[tuple[str, str]]:
-    d, key = deployment, deployment.key
-    name = f"deployment #{d.id} ({key})"
-    problems: list[tuple[str, str]] = []
-    if d.record_key is None:
-        # Nothing in it can be compared: say that, not every comparison that fails.
-        return [("record-mismatch", f"{name}: its record does not name its app and request; "
-                 "the gateway always writes them. Find out who wrote it.")]  # fmt: skip
-    if d.record_key != d.request_key:
-        problems.append(("record-mismatch", f"deployment #{d.id} is stored under "
-                         f"{d.request_key} but its record names {d.record_key}; the gateway "
-                         "writes both from one request. Find out who changed the row."))  # fmt: skip
-    if not d.redeemed:
-        problems.append(("no-redemption", f"{name} has no redeemed deploy link in the store; the "
-                         "gateway creates a deployment only when a link is redeemed, so this row "
-                         "was written outside bs. Find out who wrote it."))  # fmt: skip
-    if earlier is not None:
-        problems.append(("deployed-twice", f"{name} deploys {key} again: deployment "
-                         f"#{earlier.id} deployed it on {iso(earlier.at)}. A request is deployed "
-                         "once; to deploy a release again, open a new request."))  # fmt: skip
-    request = found.request if found else None
-    if found is None or request is None or found.pull is None or not found.pull.merged:
-        problems.append(("no-request", f"{name}: {_missing(found, key)}; the gateway deploys only "
-                         "requests merged through a pull request. Find out what was deployed "
-                         "and who recorded it."))  # fmt: skip
-        return problems
-    pull = found.pull
-    commit, digest = d.text("to", "commit"), d.text("patch_sha256")
-    if commit != request.to.commit:
-        problems.append(("commit-mismatch", f"{name} deployed {_short(commit)}, but the request "
-                         f"pins {request.to.tag or '(untagged)'} {request.to.commit[:12]}; check "
-                         "what was deployed, and who changed the record."))  # fmt: skip
-    if digest != request.patch.sha256:
-        problems.append(("digest-mismatch", f"{name} records patch SHA-256 {_short(digest)}, but "
-                         f"the request pins {request.patch.sha256[:12]}; the reviewed diff is not "
-                         "the one recorded. Check who changed the record."))  # fmt: skip
-    if d.field("pull_request") != pull.number or d.pull_request != pull.number:
-        problems.append(("record-mismatch", f"{name} names pull request #{d.field('pull_request')}"
-                         f" (row: #{d.pull_request}), but #{pull.number} merged the request."))  # fmt: skip
-    elif d.text("head") != pull.head_sha:
-        problems.append(("record-mismatch", f"{name} records the reviewed head "
-                         f"{_short(d.text('head'))}, but pull request #{pull.number} merged "
-                         f"{pull.head_sha[:12]}."))  # fmt: skip
-    if request.kind == "follow-up":
-        problems.append(("follow-up-deployed", f"{name} deploys a follow-up request, which "
-                         f"reviews emergency {request.follow_up_of} after the fact and is never "
-                         "deployable. Find out how it was deployed."))  # fmt: skip
-    if reviews is not None:
-        problems += _approvals(name, d, pull, reviews.get(pull.number, ()))
-    return problems
-
-
-def _approvals(
-    name: str, d: DeploymentFacts, pull: PullRequest, reviews: Sequence[Review]
-) -> list[tuple[str, str]]:
-    """Each approver the record names must have approved its reviewed head before the merge."""
-    if not d.approvers:
-        return [("approval-missing", f"{name}: its record names no approver.")]
-    head = d.text("head") or pull.head_sha
-    merged_at = pull.merged_at or instant(d.text("merged_at"))  # the forge says when
-    missing = []
-    for user in d.approvers:
-        if not any(
-            r.user.lower() == user.lower() and r.state == "APPROVED" and r.commit_id == head
-            and (merged_at is None or r.submitted_at <= merged_at)
-            for r in reviews
-        ):  # fmt: skip
-            missing.append(user)
-    return [
-        ("approval-missing", f"{name}: its record names {user} as an approver, but pull request "
-         f"#{pull.number} has no approval by {user} of the reviewed head {head[:12]} before the "
-         f"merge ({iso(merged_at)}). Check its reviews: one was removed, or the record forged.")
-        for user in missing
-    ]  # fmt: skip
-
-
-def _missing(found: MergedRequest | None, key: str) -> str:
-    if found is None:
-        return f"no request {key} is on the default branch"
-    if found.request is None:
-        return f"its request file {found.path} cannot be read ({found.problem})"
-    if found.pull is None:
-        return (f"request {key} reached the default branch in {found.commit[:12]}, not through "
-                "a merged pull request")  # fmt: skip
-    return f"the pull request of request {key}, #{found.pull.number}, is not merged"
 
 
 def _emergency_findings(
@@ -306,13 +227,20 @@ def _emergency_findings(
 
 def _outside_bs(facts: AuditFacts, app: str | None, now: datetime) -> list[Finding]:
     """What each app runs now must be what bs deployed last (or is deploying)."""
-    found = []
+    found = [
+        Finding("deployed-unreadable", name, None, None, f"what {name} runs now cannot be "
+                f"read ({why}), so whether something deployed it outside bs is unknown. Fix "
+                "its deployed source, or give the audit its credentials.", now)
+        for name, why in sorted(facts.deployed_errors.items()) if app is None or name == app
+    ]  # fmt: skip
     for name, running_now in sorted(facts.deployed_now.items()):
         mine = [d for d in facts.deployments if d.app == name]
         done = [d for d in mine if d.state == "succeeded" and d.record_key is not None]
         if (app is not None and name != app) or not done:
             continue
-        last = max(done, key=lambda d: (d.at, d.id))
+        # The order bs recorded them in: each gateway's clock may differ, but each deploy
+        # starts from what the one before left.
+        last = max(done, key=lambda d: d.id)
         # A deployment running now, or interrupted since (its outcome unknown), may be live.
         expected = {last.text("to", "commit")} | {
             d.text("to", "commit") for d in mine
@@ -323,7 +251,7 @@ def _outside_bs(facts: AuditFacts, app: str | None, now: datetime) -> list[Findi
             found.append(Finding(
                 "deployed-outside-bs", name, last.key.partition("/")[2], last.id,
                 f"{name} runs {now_label} now, but the last deployment bs recorded (#{last.id}, "
-                f"{last.text('to', 'tag') or 'untagged'}) deployed {_short(last.text('to', 'commit'))}:"
+                f"{last.text('to', 'tag') or 'untagged'}) deployed {short(last.text('to', 'commit'))}:"
                 f" something deployed {name} outside bs. Find out what, then release through a "
                 "request.", now,
             ))  # fmt: skip
@@ -398,7 +326,3 @@ def _entries(
                            if f.deployment_id is None and f.request_id == r.id),
         ))  # fmt: skip
     return entries
-
-
-def _short(value: str | None) -> str:
-    return value[:12] if value else "(none)"

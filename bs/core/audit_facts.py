@@ -160,7 +160,9 @@ def judge_emergency(
 ) -> UnreviewedEmergency | LateReview | None:
     """Whether a deployed emergency was reviewed after the fact, within `review_within` of
     its deploy: None when it was in time."""
-    deployed_at = deployment.at
+    # From when its deployer started: a deployment stuck, then marked interrupted, must
+    # not get its clock reset by when it was recovered.
+    deployed_at = deployment.started_at or deployment.at
     due = deployed_at + review_within
     approved = sorted(
         (f for f in follow_ups if f.approved and f.same_release and f.merged_at is not None),
@@ -229,3 +231,7 @@ def approved_by(
             }
         )
     )
+
+
+def short(value: str | None) -> str:
+    return value[:12] if value else "(none)"

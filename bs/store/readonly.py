@@ -72,7 +72,8 @@ def shown_location(parsed: URL) -> str:
     """What locates the database, and nothing else (as ``bs.store.open_store`` says it)."""
     if parsed.get_backend_name() == "sqlite":
         return f"{parsed.drivername}:///{parsed.database or ''}"
-    return f"{parsed.drivername}://{parsed.host or ''}/{parsed.database or ''}"
+    host = (parsed.host or "").rpartition("@")[2]
+    return f"{parsed.drivername}://{host}/{parsed.database or ''}"
 
 
 def open_read_only(url: str) -> ReadOnlyStore:
@@ -84,6 +85,12 @@ def open_read_only(url: str) -> ReadOnlyStore:
             "(the gateway store's URL)",
             "it is not a database URL: use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB",
         ) from None
+    if "@" in (parsed.host or ""):
+        # An unencoded "@" in the password: part of it would be read as the host, and shown.
+        raise StoreUnreadable(
+            "(the gateway store's URL)",
+            "its host holds an '@': percent-encode an '@' in the user name or password as %40",
+        )
     shown = shown_location(parsed)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
@@ -94,8 +101,13 @@ def open_read_only(url: str) -> ReadOnlyStore:
             raise StoreUnreadable(shown, "it is not a file: fix gateway.store in bs.yaml")
         return ReadOnlyStore(shown, parsed, _read_only_sqlite(path))
     try:
+        # Read-only on the server's side too, whatever the role may do.
+        options = {"options": "-c default_transaction_read_only=on"}
         engine = create_engine(
-            parsed, poolclass=NullPool, connect_args={"connect_timeout": CONNECT_TIMEOUT}
+            parsed,
+            poolclass=NullPool,
+            connect_args={"connect_timeout": CONNECT_TIMEOUT}
+            | (options if parsed.get_backend_name() == "postgresql" else {}),
         )
     except (NoSuchModuleError, ImportError):
         raise StoreUnreadable(

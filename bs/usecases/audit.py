@@ -24,7 +24,8 @@ from bs.ports import Forge
 from bs.usecases.audit_sources import RequestHistory, read_history
 from bs.usecases.audit_store import GatewayRecords
 from bs.usecases.check import trusted_policies
-from bs.usecases.emergencies import emergency_reviews
+from bs.usecases.emergencies import bs_login, emergency_reviews
+from bs.usecases.notify import marked
 
 #: bs audit's exit status when the chain is broken (0: intact; 1: could not audit).
 EXIT_CHAIN_BROKEN = 4
@@ -74,19 +75,43 @@ def run_audit(
     reviews = _reviews(forge, repo, history, scoped, follow_ups) if check_reviews else None
     _who_merged(forge, repo, history, {d.key for d in deployments}, app=app, since=since)
     deployed_now: dict[str, str | None] = {}
+    deployed_errors: dict[str, str] = {}
     for name in sorted({d.app for d in deployments if d.state == "succeeded"}):
         if (app is None or name == app) and name in registry:
-            deployed_now[name] = source_for(registry[name], forge, env).deployed_commit(
-                name, registry[name]
-            )
+            try:
+                deployed_now[name] = source_for(registry[name], forge, env).deployed_commit(
+                    name, registry[name]
+                )
+            except BsError as exc:  # one app's source must not hide the rest
+                deployed_errors[name] = exc.message
+    marks = _merge_marks(forge, config, history, scoped) if check_reviews else None
     facts = AuditFacts(
         requests=history.requests, deployments=deployments, reviews=reviews,
-        deployed_now=deployed_now,
+        deployed_now=deployed_now, merge_marks=marks, deployed_errors=deployed_errors,
         emergencies=emergency_reviews(forge, config, history, deployments, now,
                                       policies=policies, app=app, since=since),
     )  # fmt: skip
     report = verify_chain(facts, now=now, since=since, app=app)
     return Audit(report, history, store)
+
+
+def _merge_marks(
+    forge: Forge, config: BsConfig, history: RequestHistory, deployments: Sequence[DeploymentFacts]
+) -> dict[int, str]:
+    """The merge hook's mark on each pull request that merged a deployed request, as bs
+    left it (see hook_merged, hook_refused): one comment listing each."""
+    me = bs_login(forge, config)
+    found: dict[int, str] = {}
+    for deployment in deployments:
+        request = history.find(*deployment.key.partition("/")[::2])
+        pull = request.pull if request else None
+        if pull is None or not pull.merged or pull.number in found:
+            continue
+        comments = forge.list_comments(history.repo, pull.number)
+        found[pull.number] = next(
+            (kind for kind in ("approval", "no-link") if marked(comments, me, kind)), ""
+        )
+    return found
 
 
 def _who_merged(

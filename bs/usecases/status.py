@@ -116,6 +116,7 @@ def read_status(
     app: str | None,
     read_store: Callable[[list[str] | None], StoreView],
     now: datetime,
+    status_poster: str | None = None,
 ) -> StatusReport:
     """Everything `bs status [APP]` shows; `read_store` gets the apps to show (None: all)."""
     branch = forge.default_branch(requests_repo)
@@ -132,7 +133,7 @@ def read_status(
     return StatusReport(
         now=now,
         apps=names,
-        open_requests=_open_requests(forge, requests_repo, app),
+        open_requests=_open_requests(forge, requests_repo, app, status_poster),
         deployed=[_deployed(forge, name, registry[name]) for name in names],
         store=read_store(None if app is None else [app]),
         freezes=freezes,
@@ -168,16 +169,19 @@ def _schedules(
     return found, zones
 
 
-def _open_requests(forge: Forge, repo: str, only: str | None) -> list[OpenRequest]:
+def _open_requests(
+    forge: Forge, repo: str, only: str | None, poster: str | None
+) -> list[OpenRequest]:
     """The open pull requests that are release requests (on a ``request/APP/ID`` branch
-    of the requests repository), oldest first, each with its latest bs/policy status."""
+    of the requests repository), oldest first, each with its latest bs/policy status (as
+    `poster` posted it, when given: anyone may post a status of that name)."""
     found = []
     for pull in forge.list_pull_requests(repo, "open"):
         branch = _REQUEST_BRANCH.fullmatch(pull.head_ref)
         if branch is None or (only is not None and branch["app"] != only):
             continue
         request, problem = _request_of(forge, repo, pull, branch["app"], branch["id"])
-        state, needs = _needs(forge, repo, pull)
+        state, needs = _needs(forge, repo, pull, poster)
         found.append(
             OpenRequest(
                 number=pull.number, url=pull.url, app=branch["app"], request_id=branch["id"],
@@ -216,11 +220,15 @@ def _request_of(
         return None, " ".join(exc.message.split())
 
 
-def _needs(forge: Forge, repo: str, pull: PullRequest) -> tuple[str | None, str]:
+def _needs(
+    forge: Forge, repo: str, pull: PullRequest, poster: str | None
+) -> tuple[str | None, str]:
     try:
         posted = [
-            s for s in forge.list_statuses(repo, pull.head_sha) if s.context == STATUS_CONTEXT
-        ]
+            s for s in forge.list_statuses(repo, pull.head_sha)
+            if s.context == STATUS_CONTEXT
+            and (poster is None or s.creator.lower() == poster.lower())
+        ]  # fmt: skip
     except BsError as exc:
         return None, f"its {STATUS_CONTEXT} status cannot be read: {exc.message}"
     latest = _latest(posted)

@@ -158,12 +158,13 @@ def _lock_lines(report: StatusReport) -> list[str]:
             )  # fmt: skip
             state = (
                 f"lapsed {relative_text(lock.expires_at, now)}: its gateway stopped renewing it; "
-                f"the next deploy of {lock.app}{when} frees it"
+                f"the next deploy of {_clean(lock.app)}{when} frees it"
             )
         else:
             state = f"held until {describe_instant(lock.expires_at, zone)} (renewed while it runs)"
         lines.append(
-            f"  {lock.app}: deployment {lock.deployment_id}, gateway {_clean(lock.holder)}, {state}"
+            f"  {_clean(lock.app)}: deployment {lock.deployment_id}, gateway "
+            f"{_clean(lock.holder)}, {state}"
         )
     return lines
 
@@ -179,7 +180,7 @@ def _interrupted(report: StatusReport) -> list[str]:
 
 def _deployment(d: Deployment) -> str:
     tag = _tag(d)
-    named = f"{d.app} {_clean(tag)}" if tag else d.app
+    named = f"{_clean(d.app)} {_clean(tag)}" if tag else _clean(d.app)
     return f"{named} (#{d.pull_request}, deployment {d.id})"
 
 

@@ -17,8 +17,8 @@ inserts, in a few seconds) and reused while its stamp matches:
     checkout/bs.yaml                     where bs runs
 
 Measured: the audit in this process through its use case (``run_audit``: the history,
-the pull requests, the store, one review listing per deployment, what each app runs
-now), the median of RUNS; once with ``--no-reviews``; once through the
+the pull requests, the store, one review listing and one comment listing (the merge
+hook's mark) per deployment, what each app runs now), the median of RUNS; once with ``--no-reviews``; once through the
 CLI (``bs audit --json``, a child process, which must find the chain intact); and, in
 this process, a baseline of what any audit must read: ``git log --first-parent --raw``
 over the same history and a plain read of the store's two tables. The CLI's own peak
@@ -47,7 +47,7 @@ from bench.report import Goal, Row, spread
 from bench.world import POLICY_FILE, REQUESTS_REPO, BenchError, bench_env, git
 
 #: Bump when what is generated changes, so stale worlds are rebuilt.
-FORMAT = 1
+FORMAT = 2
 REQUESTS = 10_000
 RUNS = 3
 APPS = ("frontend", "collections", "content-store", "publisher", "router",
@@ -353,9 +353,13 @@ def _forge_records(forge_dir: Path, made: list[dict[str, Any]]) -> None:
              "commit_id": r["head"], "body": "", "at": _iso(opened + timedelta(minutes=20))},
             {"type": "merged", "user": r["approver"], "head_sha": r["head"],
              "merge_commit_sha": r["merge"], "at": _iso(opened + timedelta(minutes=50))},
+            # The merge hook's mark, as bs's bot leaves it when it mints the link.
+            {"type": "comment", "id": number, "user": "release-bot",
+             "body": "<!-- bs:approval -->\n**Approval recorded.**\n",
+             "at": _iso(opened + timedelta(minutes=51))},
         ]  # fmt: skip
         (pulls / f"{number}.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
-    numbers = {"pull": len(made), "review": len(made)}
+    numbers = {"pull": len(made), "review": len(made), "comment": len(made)}
     (forge_dir / "numbers.json").write_text(json.dumps(numbers))
 
 

@@ -25,9 +25,9 @@ from bs.errors import BsError
 from bs.patchcheck import digest_committed_patch
 from bs.patchfile import hash_patch
 from bs.ports import Forge
+from bs.requestfile import load_request
 from bs.usecases.releases import release_commits
-from bs.validation import validate_document
-from bs.yamlio import MAX_YAML_BYTES, parse_yaml_with_lines
+from bs.yamlio import MAX_YAML_BYTES
 
 REGULAR_FILE = "100644"
 
@@ -42,14 +42,10 @@ def read_request(
     if mode != REGULAR_FILE:
         return None, f"{path} is not a regular file (mode {mode}): a request file is plain YAML"
     size = gitcmd.blob_size(git_dir, head_sha, path)
-    if size is None or size > MAX_YAML_BYTES:
+    if size is None or size > MAX_YAML_BYTES:  # never read a huge blob to find out
         return None, f"{path} is {size} bytes: too large for a request file"
     try:
-        text = gitcmd.read_blob(git_dir, head_sha, path).decode("utf-8")
-        data, lines = parse_yaml_with_lines(text, path)
-        return validate_document(ReleaseRequest, data, path, lines), None
-    except UnicodeDecodeError:
-        return None, f"{path} is not UTF-8 text"
+        return load_request(gitcmd.read_blob(git_dir, head_sha, path), path), None
     except BsError as exc:
         return None, " ".join(exc.message.split())
 

@@ -29,6 +29,7 @@ from bs.core.request import ReleaseRequest, patch_file_path, request_branch, req
 from bs.errors import BsError
 from bs.mail.compose import Outgoing
 from bs.ports import Forge, Mailer
+from bs.requestfile import load_request
 from bs.usecases.check import CheckReport
 from bs.usecases.notify import (
     BOT_MARK,
@@ -40,8 +41,7 @@ from bs.usecases.notify import (
     subject_tag,
 )
 from bs.usecases.request_body import pull_request_title
-from bs.validation import validate_document
-from bs.yamlio import dump_yaml, parse_yaml_with_lines
+from bs.yamlio import dump_yaml
 
 #: The merge hook's mark on a follow-up it found approved; `bs audit` looks for it.
 FOLLOW_UP_APPROVED = "follow-up-approved"
@@ -101,8 +101,7 @@ def read_merged_request(
             f"request {request_id} of {app} is not on {repo}'s default branch ({path}): "
             "only a merged emergency request is followed up."
         )
-    parsed, lines = parse_yaml_with_lines(data.decode("utf-8", errors="replace"), path)
-    return validate_document(ReleaseRequest, parsed, path, lines)
+    return load_request(data, path)
 
 
 def open_follow_up(
@@ -190,8 +189,7 @@ def _check_is_follow_up(
     found: ReleaseRequest | None = None
     if data is not None:
         try:
-            parsed, lines = parse_yaml_with_lines(data.decode("utf-8", errors="replace"), path)
-            found = validate_document(ReleaseRequest, parsed, path, lines)
+            found = load_request(data, path)
         except BsError:
             found = None
     same = found is not None and (

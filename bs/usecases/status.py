@@ -28,12 +28,11 @@ from bs.core.verdict import STATUS_CONTEXT
 from bs.errors import BsError
 from bs.policyfiles import APPS_PATH, Policies
 from bs.ports import Forge
+from bs.requestfile import load_request
 from bs.usecases.check import trusted_policies
 from bs.usecases.releases import read_releases
 from bs.usecases.status_store import StoreView
 from bs.usecases.status_times import ScheduleOutlook, schedule_outlook
-from bs.validation import validate_document
-from bs.yamlio import MAX_YAML_BYTES, parse_yaml_with_lines
 
 _REQUEST_BRANCH = re.compile(
     rf"request/(?P<app>{APP_NAME.strip('^$')})/(?P<id>{REQUEST_ID_PATTERN.strip('^$')})"
@@ -210,12 +209,7 @@ def _request_of(
         data = forge.read_file(repo, path, ref=pull.head_ref)
         if data is None:
             return None, f"{path} is not on its branch"
-        if len(data) > MAX_YAML_BYTES:
-            return None, f"{path} is too large for a request file"
-        parsed, lines = parse_yaml_with_lines(data.decode("utf-8"), path)
-        return validate_document(ReleaseRequest, parsed, path, lines), None
-    except UnicodeDecodeError:
-        return None, f"{path} is not UTF-8 text"
+        return load_request(data, path), None
     except BsError as exc:
         return None, " ".join(exc.message.split())
 

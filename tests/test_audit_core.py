@@ -276,3 +276,18 @@ def test_parse_since(text: str, expected: datetime) -> None:
 def test_parse_since_refuses(text: str) -> None:
     with pytest.raises(BsError, match="is not a date or an instant"):
         parse_since(text)
+
+
+def test_every_kind_is_documented_in_the_readme_and_the_help() -> None:
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from bs.cli.cmd_audit import audit as audit_command
+    from bs.core.audit import BREAKS, NOTICES
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    helped = " ".join(CliRunner().invoke(audit_command, ["--help"]).output.split())
+    for kind in (*BREAKS, *NOTICES):
+        assert f"`{kind}`" in readme, kind
+        assert kind in helped, kind

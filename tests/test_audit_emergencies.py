@@ -96,7 +96,7 @@ def test_an_emergency_never_reviewed_breaks_the_chain_once_overdue(d: Deployed) 
         f"emergency-unreviewed: emergency frontend/{EMERGENCY_ID} (deployment #{deployed}"
     ) in result.stdout
     assert "no follow-up review was opened" in result.stdout
-    assert f"`bs follow-up frontend {EMERGENCY_ID}` opens it" in result.stdout
+    assert f"`bs follow-up frontend {EMERGENCY_ID}` opens one" in result.stdout
     _, data = audit_json(d.world)
     assert kinds(data) == ["emergency-unreviewed"]
     (entry,) = [e for e in data["entries"] if e["request"] == EMERGENCY_ID]

@@ -247,7 +247,9 @@ def test_an_emergency_from_request_to_deploy_and_its_follow_up_review(
 
     done = world.bs("follow-up", "frontend", emergency_id, user="alice")
     assert done.exit_code == 0, done.output
-    assert done.stdout == f"Follow-up {follow_id} of {emergency_id} is merged already.\n"
+    assert (
+        done.stdout == f"Follow-up {follow_id} of {emergency_id} is merged and approved already.\n"
+    )
 
 
 def test_a_follow_up_the_gateway_could_not_open_is_opened_by_hand_and_never_deployed(
@@ -449,3 +451,42 @@ def test_the_emergency_json_says_its_kind_and_a_dry_run_pushes_nothing(world: Wo
     assert text.exit_code == 0, text.output
     assert text.stdout.startswith("Emergency release request ")
     assert "release_2 -> release_3" in text.stdout.splitlines()[0]
+
+
+def test_a_follow_up_merged_without_approval_tells_the_requester_and_a_new_one_can_be_opened(
+    world: World, tmp_path: Path
+) -> None:
+    """An admin merges the follow-up past its check: the merge hook refuses it and tells
+    alice (who asked for the emergency, not bs who opened the follow-up); the emergency
+    stays unreviewed, and `bs follow-up` opens a second follow-up under a new id."""
+    runs = tmp_path / "runs.txt"
+    releases = build_frontend(world, runs=runs)
+    opened, _ = open_as(world, "release_3", "--emergency", "--reason", REASON)
+    merge_approved(world, opened.number, "carol")
+    keys = new_keys()
+    token, _ = mint(world, opened.number, keys)
+    made = as_minted(world, opened.number, token, keys, runs, releases.release_3)
+    _, progress = deploy_via_gateway(gateway_as(made, BOT), made)
+    assert progress["state"] == "succeeded", progress
+    first = opened.number + 1
+    assert pull(world, first).author == BOT
+
+    assert world.bs("merge", str(first), "--admin", user="bob").exit_code == 0
+    refused = hook(world, "closed", str(first))
+    assert refused.exit_code == 2, refused.output
+    told = outbox(world)[-1]
+    assert ALICE in recipients(told) and "releases@" not in " ".join(recipients(told))
+
+    emergency = merged_request(forge(world), "frontend", opened.request_id)
+    again = world.bs("follow-up", "frontend", opened.request_id, "--json", user="alice")
+    assert again.exit_code == 0, again.output
+    said = json.loads(again.stdout)
+    assert (said["opened_now"], said["merged"]) == (True, False)
+    assert said["follow_up"] == follow_up_id(emergency, 2) != follow_up_id(emergency)
+    second = said["pull_request"]["number"]
+    assert second != first
+    # Reviewed this time: the emergency is reviewed, and no third one is opened.
+    merge_approved(world, second, "bob")
+    assert hook(world, "closed", str(second)).exit_code == 0
+    done = world.bs("follow-up", "frontend", opened.request_id, "--json", user="alice")
+    assert json.loads(done.stdout)["merged"] is True

@@ -265,7 +265,9 @@ def test_an_emergency_on_github_from_request_to_deploy_and_its_follow_up_review(
     assert link_tokens(w) == minted_before
     assert deployed_commit(w) == release_3 != release_1
     done = w.bs("follow-up", "frontend", emergency_id, user="alice")
-    assert done.stdout == f"Follow-up {follow_id} of {emergency_id} is merged already.\n"
+    assert (
+        done.stdout == f"Follow-up {follow_id} of {emergency_id} is merged and approved already.\n"
+    )
     hook_closed(w, follow_number)  # the closed event again: nothing more
     assert len(comments_marked(w, follow_number, FOLLOW_UP_MARK)) == 1
 

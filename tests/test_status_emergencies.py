@@ -57,12 +57,13 @@ def test_an_emergency_awaits_review_until_its_follow_up_is_approved(
     data = _status(world)
     (listed,) = data["emergencies"]
     assert (listed["app"], listed["request_id"]) == ("frontend", emergency_id)
-    assert f"follow-up #{follow_up}, due by " in listed["what"]
+    assert "requested by alice, deployed " in listed["what"]
+    assert "review due by " in listed["what"] and f"follow-up #{follow_up}" in listed["what"]
     assert "OVERDUE" not in listed["what"]
     assert listed["url"].endswith(f"/pulls/{follow_up}.json")
     assert data["emergencies_error"] is None
     text = world.bs("status").stdout
-    assert HEADING in text and f"frontend {emergency_id}: deployed " in text
+    assert HEADING in text and f"frontend {emergency_id}: requested by alice" in text
 
     # Two days later (the standard policy's review_within), it is overdue.
     workspace = Workspace.discover(world.checkout)

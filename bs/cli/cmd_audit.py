@@ -62,8 +62,9 @@ def audit(
     \b
     Findings, each a break: no-request, commit-mismatch,
     digest-mismatch, record-mismatch, no-redemption, deployed-twice,
-    follow-up-deployed, approval-missing, emergency-unreviewed,
-    deployed-outside-bs. Notices do not break it: awaiting-review (a
+    follow-up-deployed, not-approved, approval-missing,
+    emergency-unreviewed, deployed-outside-bs, deployed-unreadable.
+    Notices do not break it: awaiting-review (a
     follow-up not due yet), reviewed-late, request-changed,
     no-pull-request, unreadable-request, reviews-not-checked.
 

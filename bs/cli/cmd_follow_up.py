@@ -46,7 +46,7 @@ def follow_up(cli: CliContext, app: str, request_id: str, as_json: bool) -> None
                    "pull_request": {"number": pull.number, "url": pull.url} if pull else None})  # fmt: skip
         return
     if pull is None:
-        click.echo(f"Follow-up {opened.request_id} of {request_id} is merged already.")
+        click.echo(f"Follow-up {opened.request_id} of {request_id} is merged and approved already.")
     elif opened.opened_now:
         click.echo(
             f"Opened follow-up {opened.request_id} as pull request #{pull.number}: {pull.url}"

@@ -43,11 +43,11 @@ __all__ = [
     "judge_emergency", "parse_since", "verify_chain",
 ]  # fmt: skip
 
-#: Findings: each one breaks the chain.
+#: Findings: each one breaks the chain (README and `bs audit --help` list them all).
 BREAKS = (
     "no-request", "commit-mismatch", "digest-mismatch", "deployed-twice", "follow-up-deployed",
     "approval-missing", "emergency-unreviewed", "deployed-outside-bs", "record-mismatch",
-    "no-redemption",
+    "no-redemption", "not-approved", "deployed-unreadable",
 )  # fmt: skip
 #: Notices: worth knowing, not a break.
 NOTICES = (
@@ -216,7 +216,9 @@ def _emergency_findings(
             found.append(Finding("emergency-unreviewed", s.app, s.request_id, s.deployment_id,
                                  f"{name}: its follow-up review was due by {iso(s.due)} and "
                                  f"{s.why}. Have it approved under the normal rules "
-                                 f"(`bs follow-up {s.app} {s.request_id}` opens it).",
+                                 f"(`bs follow-up {s.app} {s.request_id}` opens one; a "
+                                 "follow-up merged with them met but no mark: run `bs hook "
+                                 "closed` on it).",
                                  s.deployed_at))  # fmt: skip
         elif not s.overdue and which == "notice":
             found.append(Finding("awaiting-review", s.app, s.request_id, s.deployment_id,

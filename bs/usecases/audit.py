@@ -65,7 +65,8 @@ def run_audit(
             )
     scoped = [
         d for d in deployments
-        if d.ran and (app is None or d.app == app) and (since is None or d.at >= since)
+        if d.ran and (app is None or app in (d.app, d.field("app")))
+        and (since is None or d.at >= since)
     ]  # fmt: skip
     follow_ups = [
         r for r in history.requests
@@ -89,7 +90,7 @@ def run_audit(
         requests=history.requests, deployments=deployments, reviews=reviews,
         deployed_now=deployed_now, merge_marks=marks, deployed_errors=deployed_errors,
         emergencies=emergency_reviews(forge, config, history, deployments, now,
-                                      policies=policies, app=app, since=since),
+                                      policies=policies, app=app),
     )  # fmt: skip
     report = verify_chain(facts, now=now, since=since, app=app)
     return Audit(report, history, store)
@@ -100,13 +101,14 @@ def _merge_marks(
 ) -> dict[int, str]:
     """The merge hook's mark on each pull request that merged a deployed request, as bs
     left it (see hook_merged, hook_refused): one comment listing each."""
-    me = bs_login(forge, config)
+    me: str | None = None
     found: dict[int, str] = {}
     for deployment in deployments:
         request = history.find(*deployment.key.partition("/")[::2])
         pull = request.pull if request else None
         if pull is None or not pull.merged or pull.number in found:
             continue
+        me = me or bs_login(forge, config)  # only when there is a mark to judge
         comments = forge.list_comments(history.repo, pull.number)
         found[pull.number] = next(
             (kind for kind in ("approval", "no-link") if marked(comments, me, kind)), ""

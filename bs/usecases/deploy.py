@@ -276,6 +276,12 @@ def emergency_follow_up(ctx: DeployContext, verified: Verified, pull_request: in
             f"EMERGENCY: the follow-up review could not be opened ({exc.message}); open it "
             f"with `bs follow-up {request.app} {request.id}`"
         )
+    except Exception:  # a bug must not leave the deployment running: it is logged
+        log.exception("could not open the follow-up of deployment %s", pull_request)
+        return (
+            "EMERGENCY: the follow-up review could not be opened (see the gateway's log); "
+            f"open it with `bs follow-up {request.app} {request.id}`"
+        )
     if opened.pull is None:
         return f"EMERGENCY: its follow-up {opened.request_id} was reviewed already"
     return (

@@ -38,7 +38,7 @@ from bs.policyfiles import Policies
 from bs.ports import Forge
 from bs.usecases.audit_sources import RequestHistory
 from bs.usecases.check import trusted_policies
-from bs.usecases.follow_up import FOLLOW_UP_APPROVED, follow_up_id
+from bs.usecases.follow_up import FOLLOW_UP_APPROVED, follow_up_ids
 from bs.usecases.notify import marked
 
 __all__ = ["UnreviewedEmergency", "bs_login", "emergency_reviews", "unreviewed_emergencies"]
@@ -73,10 +73,9 @@ def emergency_reviews(
     *,
     policies: Policies | None = None,
     app: str | None = None,
-    since: datetime | None = None,
 ) -> list[UnreviewedEmergency | LateReview]:
-    """Every deployed emergency (of `app`, first deployed at or after `since`) not reviewed
-    in time: unreviewed, or reviewed late."""
+    """Every deployed emergency (of `app`) not reviewed in time: unreviewed, or reviewed
+    late. All of them, whenever deployed: the audit keeps to its --since those due since."""
     deployed: dict[str, DeploymentFacts] = {}
     for d in sorted(deployments, key=lambda d: (d.at, d.id)):
         # Whatever the outcome, a deployer that ran may have put the release out: the
@@ -87,7 +86,7 @@ def emergency_reviews(
         r
         for r in history.requests
         if r.request is not None and r.request.emergency and r.key in deployed
-        and (app is None or r.app == app) and (since is None or deployed[r.key].at >= since)
+        and (app is None or r.app == app)
     ]  # fmt: skip
     if not emergencies:
         return []
@@ -112,9 +111,9 @@ def bs_login(forge: Forge, config: BsConfig) -> str:
     found = bot_login(config) or getattr(forge, "acting_as", None)
     if not isinstance(found, str):
         raise BsError(
-            "bs.yaml names no GitHub App (forge.app), so bs cannot tell its own marks on "
-            "follow-up reviews from anyone else's: set forge.app to the App's slug, or run "
-            "this as the App."
+            "bs.yaml names no GitHub App (forge.app), so bs cannot tell its own marks (a "
+            "request approved, a follow-up reviewed) from anyone else's: set forge.app to the "
+            "App's slug, run this as the App, or pass --no-reviews (those checks then skipped)."
         )
     return found
 
@@ -137,11 +136,11 @@ def _follow_ups(
         states.append(
             FollowUpState(r.id, pull.number if pull else None, r.merged_at, approved, same)
         )
-    # The follow-up bs opens (the gateway after the deploy, or `bs follow-up`), still open.
-    derived = follow_up_id(request)
-    pull = history.open_pull(request_branch(emergency.app, derived))
-    if pull is not None:
-        states.append(FollowUpState(derived, pull.number, None, False))
+    # The follow-ups bs opens (the gateway after the deploy, or `bs follow-up`), still open.
+    for derived in follow_up_ids(request):
+        pull = history.open_pull(request_branch(emergency.app, derived))
+        if pull is not None:
+            states.append(FollowUpState(derived, pull.number, None, False))
     return states
 
 

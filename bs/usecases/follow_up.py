@@ -27,6 +27,7 @@ from bs.core.ids import REQUEST_ID_RANDOM_BYTES, new_request_id
 from bs.core.pulls import PullRequest
 from bs.core.request import ReleaseRequest, patch_file_path, request_branch, request_file_path
 from bs.errors import BsError
+from bs.forges import bot_login
 from bs.mail.compose import Outgoing
 from bs.ports import Forge, Mailer
 from bs.requestfile import load_request
@@ -35,6 +36,7 @@ from bs.usecases.notify import (
     BOT_MARK,
     address_of,
     deliver,
+    marked,
     posted_by_me,
     prepare,
     release_context,
@@ -69,18 +71,30 @@ class FollowUp:
     merged: bool = False
 
 
-def follow_up_id(emergency: ReleaseRequest) -> str:
-    """The follow-up's request id: the emergency's day, and randomness derived from its id."""
-    seed = hashlib.sha256(f"bs follow-up of {emergency.app}/{emergency.id}".encode()).digest()
+#: Follow-ups tried per emergency: a new one when the last was merged unapproved.
+MAX_FOLLOW_UPS = 5
+
+
+def follow_up_id(emergency: ReleaseRequest, attempt: int = 1) -> str:
+    """The `attempt`-th follow-up's request id: the emergency's day, and randomness derived
+    from its id (and the attempt, after the first)."""
+    which = "" if attempt == 1 else f"{attempt} "
+    seed = hashlib.sha256(
+        f"bs follow-up {which}of {emergency.app}/{emergency.id}".encode()
+    ).digest()
     return new_request_id(emergency.requested_at, seed[:REQUEST_ID_RANDOM_BYTES])
 
 
+def follow_up_ids(emergency: ReleaseRequest) -> list[str]:
+    return [follow_up_id(emergency, n) for n in range(1, MAX_FOLLOW_UPS + 1)]
+
+
 def follow_up_request(
-    emergency: ReleaseRequest, patch_path: str, *, now: datetime
+    emergency: ReleaseRequest, patch_path: str, *, now: datetime, request_id: str | None = None
 ) -> ReleaseRequest:
     return emergency.model_copy(
         update={
-            "id": follow_up_id(emergency),
+            "id": request_id or follow_up_id(emergency),
             "requested_at": now,
             "emergency": False,
             "follow_up_of": emergency.id,
@@ -113,11 +127,20 @@ def open_follow_up(
         raise BsError(f"request {emergency.id} is not an emergency: there is nothing to follow up.")
     repo = config.requests_repo
     base = forge.default_branch(repo)
-    request_id = follow_up_id(emergency)
-    branch = request_branch(emergency.app, request_id)
-    request_path = request_file_path(emergency.app, request_id)
-    if forge.read_file(repo, request_path, base) is not None:
-        return FollowUp(request_id, branch, None, opened_now=False, merged=True)
+    for request_id in follow_up_ids(emergency):
+        branch = request_branch(emergency.app, request_id)
+        request_path = request_file_path(emergency.app, request_id)
+        if forge.read_file(repo, request_path, base) is None:
+            break
+        if _approved(forge, config, branch):
+            return FollowUp(request_id, branch, None, opened_now=False, merged=True)
+        # Merged without the normal rules met (an admin merge): the emergency is still
+        # unreviewed, so a new follow-up, under the next id.
+    else:
+        raise BsError(
+            f"emergency {emergency.id} has had {MAX_FOLLOW_UPS} follow-ups merged without "
+            "approval: open one by hand, or ask an admin why they were merged."
+        )
     created: str | None = None
     if forge.resolve_branch(repo, branch) is not None:
         # Its name is derived from the emergency's id, so anyone could have made it first.
@@ -131,7 +154,10 @@ def open_follow_up(
         )  # fmt: skip
         if existing is not None:
             return FollowUp(request_id, branch, existing, opened_now=False)
-        request = follow_up_request(emergency, emergency.patch.file, now=now())
+        patch_path = patch_file_path(
+            emergency.app, request_id, compressed=emergency.patch.file.endswith(".gz")
+        )
+        request = follow_up_request(emergency, patch_path, now=now(), request_id=request_id)
     else:
         request, created = _push_follow_up(forge, repo, base, branch, emergency, now=now)
     try:
@@ -144,6 +170,19 @@ def open_follow_up(
             forge.delete_branch(repo, branch, sha=created)
         raise
     return FollowUp(request_id, branch, pull, opened_now=True)
+
+
+def _approved(forge: Forge, config: BsConfig, branch: str) -> bool:
+    """Whether the merged follow-up of `branch` carries the merge hook's approval mark."""
+    repo = config.requests_repo
+    pull = next(
+        (p for p in forge.list_pull_requests(repo, "closed") if p.merged and p.head_ref == branch),
+        None,
+    )
+    if pull is None:
+        return False
+    me = bot_login(config) or forge.current_user()
+    return marked(forge.list_comments(repo, pull.number), me, FOLLOW_UP_APPROVED)
 
 
 def _push_follow_up(
@@ -163,10 +202,10 @@ def _push_follow_up(
             f"the emergency's patch {emergency.patch.file} is not on {repo}'s default branch: "
             "its follow-up cannot be opened."
         )
-    request_id = follow_up_id(emergency)
+    request_id = branch.rsplit("/", 1)[1]
     compressed = emergency.patch.file.endswith(".gz")
     patch_path = patch_file_path(emergency.app, request_id, compressed=compressed)
-    request = follow_up_request(emergency, patch_path, now=now())
+    request = follow_up_request(emergency, patch_path, now=now(), request_id=request_id)
     work = Path(tempfile.mkdtemp(prefix=f"bs-follow-up-{request_id}-"))
     try:
         (work / "request.yaml").write_text(dump_yaml(request.to_document()), encoding="utf-8")

@@ -34,6 +34,7 @@ from bs.usecases.notify import (
     prepare,
     release_context,
     requester_address,
+    requester_of,
     subject_tag,
 )
 
@@ -97,11 +98,12 @@ def remove_denied_request(
             "nothing to remove. `bs hook closed` removes requests that are closed or rejected."
         )
     comments = forge.list_comments(repo, pull.number)
+    requester = requester_of(report)
     if rejection is not None:
         denier, how, comment = rejection.user, "rejected", rejection.comment
     else:
         denier = pull.closed_by or "someone"
-        how = "withdrawn" if denier.lower() == pull.author.lower() else "closed"
+        how = "withdrawn" if denier.lower() == requester.lower() else "closed"
         said = [c for c in comments if c.user.lower() == denier.lower()]
         comment = said[-1].body if said else ""
     # Everything that can fail for want of set-up fails before anything changes.
@@ -143,7 +145,7 @@ def remove_denied_request(
             forge.add_comment(
                 repo, pull.number,
                 f"{BOT_MARK.format(kind='removed')}\nRequest {how} by {denier}: "
-                f"{pull.author} told by mail.",
+                f"{requester} told by mail.",
             )  # fmt: skip
     closed_now = False
     if pull.state == "open":
@@ -154,6 +156,6 @@ def remove_denied_request(
         forge.delete_branch(repo, branch, sha=pull.head_sha)
         branch_deleted = True
     return Removal(
-        pull, pull.author, denier, how, comment, closed_now, branch_deleted, address, tuple(sent),
+        pull, requester, denier, how, comment, closed_now, branch_deleted, address, tuple(sent),
         told,
     )  # fmt: skip

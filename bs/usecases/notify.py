@@ -50,9 +50,16 @@ def recorded_address(report: CheckReport) -> str | None:
     return None if report.approval_facts.contributors else report.request.requester_email
 
 
+def requester_of(report: CheckReport) -> str:
+    """Who asked: the pull request's author, as the forge says; for a follow-up (opened by
+    bs), the emergency's requester, as the check established it."""
+    facts = report.approval_facts
+    return facts.requester if facts is not None else report.pull.author
+
+
 def requester_address(forge: Forge, mail: MailCommon, report: CheckReport) -> str:
-    """The requester's address; the requester is the pull request's author, as the forge says."""
-    return require_address(report.pull.author, forge, mail, recorded_address(report))
+    """The requester's address (see `requester_of`)."""
+    return require_address(requester_of(report), forge, mail, recorded_address(report))
 
 
 def unreadable_context(pull: PullRequest, repo: str) -> dict[str, Any]:

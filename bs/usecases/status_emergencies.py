@@ -53,10 +53,9 @@ def pending_reviews(
     for e in found:
         due = describe_instant(e.due, UTC_ZONE)
         when = f"OVERDUE since {due}" if e.overdue else f"due by {due}"
-        follow = f"follow-up #{e.follow_up_pull}" if e.follow_up_pull else "no follow-up opened"
         what = (
-            f"deployed {describe_instant(e.deployed_at, UTC_ZONE)} by {e.requester}; {follow}, "
-            f"{when}: {e.why}"
+            f"requested by {e.requester}, deployed {describe_instant(e.deployed_at, UTC_ZONE)}; "
+            f"review {when}: {e.why}"
         )
         url = _pull_url(forge, config.requests_repo, e.follow_up_pull)
         pending.append(PendingReview(e.app, e.request_id, url, what))

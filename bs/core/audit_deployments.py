@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from bs.core.audit_facts import DeploymentFacts, MergedRequest, instant, iso, short
-from bs.core.pulls import PullRequest, Review
+from bs.core.pulls import PullRequest, Review, approves_before_merge
 
 
 def deployment_problems(
@@ -99,10 +99,9 @@ def _approvals(
     missing = []
     for user in d.approvers:
         if not any(
-            r.user.lower() == user.lower() and r.state == "APPROVED" and r.commit_id == head
-            and (merged_at is None or r.submitted_at <= merged_at)
+            r.user.lower() == user.lower() and approves_before_merge(r, head, merged_at)
             for r in reviews
-        ):  # fmt: skip
+        ):
             missing.append(user)
     return [
         ("approval-missing", f"{name}: its record names {user} as an approver, but pull request "

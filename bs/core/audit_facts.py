@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bs.core.pulls import PullRequest, Review
+from bs.core.pulls import PullRequest, Review, approves_before_merge
 from bs.core.request import ReleaseRequest
 
 #: A deployment in one of these states has run (its deployer was started).
@@ -220,16 +220,9 @@ def approved_by(
     read (a follow-up's: who reviewed the emergency after the fact)."""
     if reviews is None or pull is None or pull.number not in reviews:
         return ()
+    found = reviews[pull.number]
     return tuple(
-        sorted(
-            {
-                r.user
-                for r in reviews[pull.number]
-                if r.state == "APPROVED"
-                and r.commit_id == pull.head_sha
-                and (pull.merged_at is None or r.submitted_at <= pull.merged_at)
-            }
-        )
+        sorted({r.user for r in found if approves_before_merge(r, pull.head_sha, pull.merged_at)})
     )
 
 

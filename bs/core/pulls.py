@@ -94,3 +94,13 @@ class PullCommit:
     sha: str
     author: str | None
     committer: str | None
+
+
+def approves_before_merge(review: Review, head: str, merged_at: datetime | None) -> bool:
+    """An approval of `head`, given before the merge: GitHub takes reviews on merged pull
+    requests, and one given after the merge approved nothing that was merged."""
+    return (
+        review.state == "APPROVED"
+        and review.commit_id == head
+        and (merged_at is None or review.submitted_at <= merged_at)
+    )

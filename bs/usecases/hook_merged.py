@@ -18,7 +18,7 @@ from typing import Any
 from bs.config import BsConfig
 from bs.core.explain import md_escape
 from bs.core.links import DEPLOY_LINK, NONCE_BYTES, Keyring, LinkClaims, link_url, mint_link_token
-from bs.core.pulls import PullRequest
+from bs.core.pulls import PullRequest, approves_before_merge
 from bs.core.slots import NoSlot, Slot, deploy_slot, describe_instant
 from bs.errors import BsError
 from bs.mail.compose import Outgoing
@@ -85,10 +85,8 @@ def approvals_of(
 ) -> list[Approval]:
     """Each approver with when they approved the merged head (before the merge)."""
     latest: dict[str, datetime] = {}
-    merged_at = pull.merged_at
     for review in forge.list_reviews(repo, pull.number):
-        late = merged_at is not None and review.submitted_at > merged_at
-        if review.state == "APPROVED" and review.commit_id == pull.head_sha and not late:
+        if approves_before_merge(review, pull.head_sha, pull.merged_at):
             latest[review.user.lower()] = review.submitted_at
     return [Approval(user, latest.get(user.lower())) for user in approvers]
 

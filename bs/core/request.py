@@ -161,6 +161,13 @@ class ReleaseRequest(_Strict):
         return document
 
 
+def kind_words(*, emergency: bool, rollback: bool, follow_up: bool = False) -> list[str]:
+    """``EMERGENCY``, ``ROLLBACK``, ``FOLLOW-UP``: what subjects and page titles shout, from a
+    request or from the approval record the gateway keeps."""
+    flags = (("EMERGENCY", emergency), ("ROLLBACK", rollback), ("FOLLOW-UP", follow_up))
+    return [word for word, on in flags if on]
+
+
 def request_file_path(app: str, request_id: str) -> str:
     return f"requests/{app}/{request_id}.yaml"
 

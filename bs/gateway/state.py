@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 
 from bs.config import BsConfig
 from bs.core.links import Keyring
+from bs.core.request import kind_words
 from bs.ports import Forge, Mailer
 from bs.store.deployments import Deployments
 from bs.store.ledger import LinkLedger
@@ -49,9 +50,9 @@ class Gateway:
 
 def kind_suffix(record: Mapping[str, object]) -> str:
     """`` (EMERGENCY)``, `` (ROLLBACK)``: for page titles, from an approval record."""
-    words = [
-        w for w, key in (("EMERGENCY", "emergency"), ("ROLLBACK", "rollback")) if record.get(key)
-    ]
+    words = kind_words(
+        emergency=bool(record.get("emergency")), rollback=bool(record.get("rollback"))
+    )
     return f" ({' '.join(words)})" if words else ""
 
 

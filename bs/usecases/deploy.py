@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 from bs.config import AppConfig, BsConfig
 from bs.core.links import DEPLOY_LINK, LinkClaims
+from bs.core.request import kind_words
 from bs.core.slots import describe_instant
 from bs.deployconfig import CommandDeploy, JenkinsDeploy, WorkflowDeploy
 from bs.deployed import source_for
@@ -305,11 +306,9 @@ def outcome_mail(
     to_label = to["tag"] or to["commit"][:12]
     word = {"succeeded": "Deployed", "failed": "Deploy failed"}.get(deployment.state, "Deploy")
     start = record.get("from")
-    marks = [
-        w
-        for w, on in (("EMERGENCY", record.get("emergency")), ("ROLLBACK", record.get("rollback")))
-        if on
-    ]
+    marks = kind_words(
+        emergency=bool(record.get("emergency")), rollback=bool(record.get("rollback"))
+    )
     notice = " ".join(
         [
             *(["A rollback to an older release."] if record.get("rollback") else []),

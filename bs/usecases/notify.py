@@ -14,7 +14,7 @@ from typing import Any
 
 from bs.config import AppConfig, MailCommon
 from bs.core.pulls import Comment, PullRequest
-from bs.core.request import ReleaseRequest
+from bs.core.request import ReleaseRequest, kind_words
 from bs.core.words import count_noun
 from bs.errors import BsError
 from bs.mail.compose import Outgoing, render_message
@@ -75,11 +75,11 @@ def unreadable_context(pull: PullRequest, repo: str) -> dict[str, Any]:
 def subject_tag(request: ReleaseRequest) -> str:
     """``[frontend]``, ``[frontend] EMERGENCY``, ``[frontend] ROLLBACK``: leads every subject,
     so an unusual request stands out in an inbox."""
-    words = [
-        *(["EMERGENCY"] if request.emergency else []),
-        *(["ROLLBACK"] if request.rollback else []),
-        *(["FOLLOW-UP"] if request.follow_up_of is not None else []),
-    ]
+    words = kind_words(
+        emergency=request.emergency,
+        rollback=request.rollback,
+        follow_up=request.follow_up_of is not None,
+    )
     return " ".join([f"[{request.app}]", *words])
 
 

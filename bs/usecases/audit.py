@@ -16,8 +16,8 @@ from datetime import datetime
 
 from bs.config import BsConfig
 from bs.core.audit import AuditFacts, AuditReport, verify_chain
-from bs.core.audit_facts import DeploymentFacts, MergedRequest
-from bs.core.pulls import Review
+from bs.core.audit_facts import MergedRequest
+from bs.core.pulls import PullRequest
 from bs.deployed import source_for
 from bs.errors import BsError
 from bs.ports import Forge
@@ -73,7 +73,15 @@ def run_audit(
         if r.kind == "follow-up" and (app is None or r.app == app)
         and (since is None or r.merged_at >= since)
     ]  # fmt: skip
-    reviews = _reviews(forge, repo, history, scoped, follow_ups) if check_reviews else None
+    # The pull requests that merged what was deployed (and the follow-ups): reviews and
+    # the merge hook's mark are read once for each, unless --no-reviews.
+    deployed_pulls = _merged_pulls([history.find(*d.key.partition("/")[::2]) for d in scoped])
+    reviews = (
+        {p.number: forge.list_reviews(repo, p.number)
+         for p in _merged_pulls([*deployed_pulls, *(r.pull for r in follow_ups)])}
+        if check_reviews
+        else None
+    )  # fmt: skip
     _who_merged(forge, repo, history, {d.key for d in deployments}, app=app, since=since)
     deployed_now: dict[str, str | None] = {}
     deployed_errors: dict[str, str] = {}
@@ -85,7 +93,7 @@ def run_audit(
                 )
             except BsError as exc:  # one app's source must not hide the rest
                 deployed_errors[name] = exc.message
-    marks = _merge_marks(forge, config, history, scoped) if check_reviews else None
+    marks = _merge_marks(forge, config, repo, deployed_pulls) if check_reviews else None
     facts = AuditFacts(
         requests=history.requests, deployments=deployments, reviews=reviews,
         deployed_now=deployed_now, merge_marks=marks, deployed_errors=deployed_errors,
@@ -96,20 +104,27 @@ def run_audit(
     return Audit(report, history, store)
 
 
+def _merged_pulls(found: Sequence[MergedRequest | PullRequest | None]) -> list[PullRequest]:
+    """The merged pull requests among `found` (requests, or their pull requests), once each."""
+    pulls: dict[int, PullRequest] = {}
+    for item in found:
+        pull = item.pull if isinstance(item, MergedRequest) else item
+        if pull is not None and pull.merged:
+            pulls.setdefault(pull.number, pull)
+    return list(pulls.values())
+
+
 def _merge_marks(
-    forge: Forge, config: BsConfig, history: RequestHistory, deployments: Sequence[DeploymentFacts]
+    forge: Forge, config: BsConfig, repo: str, pulls: Sequence[PullRequest]
 ) -> dict[int, str]:
-    """The merge hook's mark on each pull request that merged a deployed request, as bs
-    left it (see hook_merged, hook_refused): one comment listing each."""
-    me: str | None = None
+    """The merge hook's mark on each pull request, as bs left it (see hook_merged,
+    hook_refused): one comment listing each."""
+    if not pulls:
+        return {}
+    me = bs_login(forge, config)  # only when there is a mark to judge
     found: dict[int, str] = {}
-    for deployment in deployments:
-        request = history.find(*deployment.key.partition("/")[::2])
-        pull = request.pull if request else None
-        if pull is None or not pull.merged or pull.number in found:
-            continue
-        me = me or bs_login(forge, config)  # only when there is a mark to judge
-        comments = forge.list_comments(history.repo, pull.number)
+    for pull in pulls:
+        comments = forge.list_comments(repo, pull.number)
         found[pull.number] = next(
             (kind for kind in ("approval", "no-link") if marked(comments, me, kind)), ""
         )
@@ -132,22 +147,3 @@ def _who_merged(
         ):  # fmt: skip
             continue
         history.requests[index] = replace(merged, pull=forge.get_pull_request(repo, pull.number))
-
-
-def _reviews(
-    forge: Forge,
-    repo: str,
-    history: RequestHistory,
-    deployments: Sequence[DeploymentFacts],
-    follow_ups: Sequence[MergedRequest],
-) -> dict[int, list[Review]]:
-    """The reviews of each pull request that merged a deployed request, and of each merged
-    follow-up (who reviewed the emergency after the fact): one listing each."""
-    found: dict[int, list[Review]] = {}
-    merged = [history.find(*d.key.partition("/")[::2]) for d in deployments]
-    merged += follow_ups
-    for request in merged:
-        pull = request.pull if request else None
-        if pull is not None and pull.merged and pull.number not in found:
-            found[pull.number] = forge.list_reviews(repo, pull.number)
-    return found

@@ -162,11 +162,13 @@ def store_url(world: GitHubWorld) -> str:
     return f"sqlite:///{world.checkout / STORE}"
 
 
-def gateway_app(world: GitHubWorld) -> Flask:
-    """The gateway on the GitHub forge as the App (its installation token), on the store
-    `bs audit` reads, with local sign-in for the test."""
-    (world.checkout / STORE).parent.mkdir(exist_ok=True)
-    env = world.env(BOT) | {"BS_LINK_KEYS": KEY, "BS_GATEWAY_STORE": store_url(world)}
+def gateway_app(world: GitHubWorld, store: str | None = None) -> Flask:
+    """The gateway on the GitHub forge as the App (its installation token), with local
+    sign-in for the test; on `store`, by default the one `bs audit` reads."""
+    if store is None:
+        (world.checkout / STORE).parent.mkdir(exist_ok=True)
+        store = store_url(world)
+    env = world.env(BOT) | {"BS_LINK_KEYS": KEY, "BS_GATEWAY_STORE": store}
     workspace = Workspace(world.checkout)
     settings = GatewaySettings(
         config=workspace.config, forge=open_forge(workspace, env),

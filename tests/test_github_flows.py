@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -17,17 +16,11 @@ import pytest
 from flask.testing import FlaskClient
 
 from bs.core.verdict import STATUS_CONTEXT
-from bs.forges import open_forge
-from bs.gateway import create_app
-from bs.gateway.state import GatewaySettings
-from bs.linkkeys import load_keyring
-from bs.mail import open_mailer
-from bs.store import open_store
-from bs.workspace import Workspace
 from tests.fakegithub import FakeGitHub
-from tests.gatewayhelpers import GatewayClient, csrf_of, sign_in
+from tests.gatewayhelpers import csrf_of, sign_in
 from tests.gatewaytesthelpers import press_deploy, wait_finished
-from tests.githubworld import APP_REPO, BOT, KEY, REQUESTS, GitHubWorld, build_world, gh_world
+from tests.githubflowhelpers import gateway_app
+from tests.githubworld import APP_REPO, BOT, REQUESTS, GitHubWorld, build_world, gh_world
 from tests.hookhelpers import LINK, outbox, recipients, text_of
 
 __all__ = ["gh_world"]
@@ -154,19 +147,7 @@ def test_the_whole_flow_driven_by_github_events(gh_world: GitHubWorld, tmp_path:
 
 def gateway_client(world: GitHubWorld, tmp_path: Path) -> FlaskClient:
     """The gateway on the GitHub forge, acting as the App, with local sign-in for the test."""
-    env = world.env(BOT) | {"BS_LINK_KEYS": KEY, "BS_GATEWAY_STORE": f"sqlite:///{tmp_path}/g.db"}
-    workspace = Workspace(world.checkout)
-    settings = GatewaySettings(
-        config=workspace.config, forge=open_forge(workspace, env),
-        engine=open_store(env["BS_GATEWAY_STORE"]), keyring=load_keyring(env, workspace.root),
-        mailer=open_mailer(workspace, env), env=env, now=lambda: datetime.now(UTC),
-        secure=False, local_users=lambda: ["alice", "bob"], root=workspace.root,
-    )  # fmt: skip
-    app = create_app(settings)
-    app.testing = True
-    app.test_client_class = GatewayClient
-    app.config["BS_TEST_BASE_URL"] = settings.config.gateway.url
-    return app.test_client()
+    return gateway_app(world, f"sqlite:///{tmp_path}/g.db").test_client()
 
 
 @pytest.fixture

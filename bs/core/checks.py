@@ -238,15 +238,7 @@ def _check_follow_up(facts: IntegrityFacts, request: ReleaseRequest, add: _Add) 
             "request", False,
             f"request {followed.id} is not an emergency: only emergencies are followed up",
         )  # fmt: skip
-    same = (
-        followed.app == request.app
-        and followed.from_ == request.from_
-        and followed.to == request.to
-        and followed.rollback == request.rollback
-        and followed.patch.sha256 == request.patch.sha256
-        and followed.requested_by.lower() == request.requested_by.lower()
-    )
-    if not same:
+    if not followed.same_release_as(request):
         return add(
             "request", False,
             f"it does not describe emergency request {followed.id} (app, requester, from, to "

@@ -135,6 +135,18 @@ class ReleaseRequest(_Strict):
         """``Request`` for a release; ``Rollback request``, ``Emergency release request``…"""
         return "Request" if self.kind == "release" else f"{self.label} request"
 
+    def same_release_as(self, other: ReleaseRequest) -> bool:
+        """Whether `other` asks for exactly this release (app, requester, from, to,
+        direction, patch digest): what a follow-up must share with its emergency."""
+        return (
+            self.app == other.app
+            and self.from_ == other.from_
+            and self.to == other.to
+            and self.rollback == other.rollback
+            and self.patch.sha256 == other.patch.sha256
+            and self.requested_by.lower() == other.requested_by.lower()
+        )
+
     @field_serializer("requested_at")
     def _iso(self, value: datetime) -> str:
         return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

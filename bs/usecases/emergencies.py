@@ -128,7 +128,7 @@ def _follow_ups(
         follow = r.request
         if follow is None or follow.follow_up_of != emergency.id or r.app != emergency.app:
             continue
-        same = (follow.to.commit, follow.patch.sha256) == (request.to.commit, request.patch.sha256)
+        same = follow.same_release_as(request)
         pull = r.pull
         approved = pull is not None and marked(
             forge.list_comments(history.repo, pull.number), me, FOLLOW_UP_APPROVED

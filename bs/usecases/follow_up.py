@@ -231,12 +231,7 @@ def _check_is_follow_up(
             found = load_request(data, path)
         except BsError:
             found = None
-    same = found is not None and (
-        found.follow_up_of == emergency.id
-        and (found.app, found.from_, found.to, found.patch.sha256)
-        == (emergency.app, emergency.from_, emergency.to, emergency.patch.sha256)
-    )
-    if not same:
+    if found is None or found.follow_up_of != emergency.id or not found.same_release_as(emergency):
         raise BsError(
             f"branch {branch} of {repo} exists but does not hold the follow-up of emergency "
             f"{emergency.id}: delete that branch (it was not made by bs), then run "
